@@ -1,0 +1,7 @@
+"""Block types, one file each, registered by name (see :mod:`archspec.blocks.registry`)."""
+
+from archspec.blocks import basic, bottleneck, preact  # noqa: F401  (they register themselves)
+from archspec.blocks.base import BlockConfig, BlockType
+from archspec.blocks.registry import blocks, get, register
+
+__all__ = ["BlockConfig", "BlockType", "blocks", "get", "register"]

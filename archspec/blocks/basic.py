@@ -1,0 +1,41 @@
+"""The basic block of ResNet-18/34 and the CIFAR ResNets (He et al. 2015).
+
+Two 3x3 convs, each followed by norm, an activation after the merge::
+
+    conv1 3x3 (stride) - bn1 - relu - conv2 3x3 - bn2 - (+ skip) - relu
+
+Parameters (norm: batch): 9·c_in·w + 9·w·w·e + 2·w + 2·w·e, plus the skip's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from archspec.blocks.base import BlockConfig, BlockType
+from archspec.blocks.registry import register
+from archspec.blocks.skips import residual
+from archspec.graph.builder import GraphBuilder, Value
+from archspec.spec.limits import MAX_CHANNELS
+
+
+class BasicConfig(BlockConfig):
+    block: Literal["basic"] = "basic"
+    expansion: Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)] = 1
+    "Output channels are width × expansion (1 in ResNet-18/34)."
+
+    def out_channels(self, in_channels: int) -> int:
+        return self.width * self.expansion
+
+
+def lower(g: GraphBuilder, cfg: BasicConfig, x: Value, stride: int) -> Value:
+    bias = cfg.norm == "none"
+    out = g.conv(x, cfg.width, 3, stride=stride, bias=bias, name="conv1")
+    out = g.act(g.norm(out, cfg.norm, name="bn1"), cfg.act)
+    out = g.conv(out, cfg.out_channels(x.channels), 3, bias=bias, name="conv2")
+    out = g.norm(out, cfg.norm, name="bn2", init="zero" if cfg.zero_init_last else None)
+    return g.act(residual(g, cfg, x, out, stride), cfg.act)
+
+
+register(BlockType("basic", BasicConfig, lower, "two 3x3 convs (ResNet-18/34, CIFAR ResNets)"))

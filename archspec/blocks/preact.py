@@ -1,0 +1,62 @@
+"""The pre-activation block of He et al. 2016 ("Identity Mappings in Deep Residual
+Networks"): norm and activation come before each conv, nothing follows the merge, so
+the skip path is a pure identity from block to block::
+
+    basic:      bn1 - relu - conv1 3x3 (stride) - bn2 - relu - conv2 3x3 - (+ skip)
+    bottleneck: bn1 - relu - conv1 1x1 - bn2 - relu - conv2 3x3 (stride) - bn3 - relu
+                - conv3 1x1 - (+ skip)
+
+Where the shape changes, the projection reads the pre-activated input (the paper's
+code does the same). A network of these blocks ends with norm and activation before
+the pool (``final_norm``, ``final_act``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
+
+from archspec.blocks.base import BlockConfig, BlockType
+from archspec.blocks.registry import register
+from archspec.blocks.skips import residual
+from archspec.graph.builder import GraphBuilder, Value
+from archspec.spec.limits import MAX_CHANNELS
+
+
+class PreactConfig(BlockConfig):
+    block: Literal["preact"] = "preact"
+    form: Literal["basic", "bottleneck"] = "basic"
+    "Two 3x3 convs, or 1x1-3x3-1x1."
+    expansion: Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)] | None = None
+    "Output channels are width × expansion; default 1 (basic) or 4 (bottleneck)."
+    stride_at: Literal["3x3", "1x1"] = "3x3"
+    "Bottleneck form: which conv carries the stride."
+
+    needs_final_norm: ClassVar[bool] = True
+
+    def out_channels(self, in_channels: int) -> int:
+        default = 4 if self.form == "bottleneck" else 1
+        return self.width * (self.expansion or default)
+
+
+def lower(g: GraphBuilder, cfg: PreactConfig, x: Value, stride: int) -> Value:
+    bias = cfg.norm == "none"
+    last = "zero" if cfg.zero_init_last else None
+    pre = g.act(g.norm(x, cfg.norm, name="bn1"), cfg.act)
+    out_c = cfg.out_channels(x.channels)
+    if cfg.form == "basic":
+        out = g.conv(pre, cfg.width, 3, stride=stride, bias=bias, name="conv1")
+        out = g.act(g.norm(out, cfg.norm, name="bn2"), cfg.act)
+        out = g.conv(out, out_c, 3, bias=bias, name="conv2", init=last)
+    else:
+        s1, s3 = (stride, 1) if cfg.stride_at == "1x1" else (1, stride)
+        out = g.conv(pre, cfg.width, 1, stride=s1, padding=0, bias=bias, name="conv1")
+        out = g.act(g.norm(out, cfg.norm, name="bn2"), cfg.act)
+        out = g.conv(out, cfg.width, 3, stride=s3, bias=bias, name="conv2")
+        out = g.act(g.norm(out, cfg.norm, name="bn3"), cfg.act)
+        out = g.conv(out, out_c, 1, padding=0, bias=bias, name="conv3", init=last)
+    return residual(g, cfg, x, out, stride, pre=pre)
+
+
+register(BlockType("preact", PreactConfig, lower, "pre-activation, basic or bottleneck (He 2016)"))

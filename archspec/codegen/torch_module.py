@@ -1,0 +1,152 @@
+"""Graph IR -> ``torch.fx.GraphModule``.
+
+The forward is generated Python (fx's codegen): one statement per op, dead activations
+released as soon as their last user ran, no dict of tensors and no loop over nodes, so
+the model costs what hand-written code costs and runs under ``torch.compile`` and
+``torch.export``. Module paths are the nodes' scopes (``layer1.0.conv1``).
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import re
+
+import networkx as nx
+import torch
+from torch import fx, nn
+
+from archspec.codegen.modules import MODULES
+from archspec.errors import GraphError
+from archspec.graph.stats import graph_stats
+
+# op -> fx call_function target, for ops that are functions, not modules.
+# Never allocate more than this share of physical memory for weights: refuse instead.
+MAX_MEMORY_SHARE = 0.5
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+def _sole_user(graph: nx.DiGraph, node: str) -> bool:
+    """True if ``node``'s output feeds exactly one op, so that op may overwrite it."""
+    return graph.nodes[node]["op"] != "input" and graph.out_degree(node) == 1
+
+
+def _inplace_ok(graph: nx.DiGraph, scope_nodes: list[str]) -> bool:
+    return all(_sole_user(graph, graph.nodes[n]["inputs"][0]) for n in scope_nodes)
+
+
+def _class_name(name: str) -> str:
+    words = re.split(r"[^A-Za-z0-9]+", name)
+    out = "".join(w[:1].upper() + w[1:] for w in words if w)
+    return out if out[:1].isalpha() else f"Net{out}"
+
+
+def build_module(
+    graph: nx.DiGraph,
+    *,
+    seed: int | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+) -> fx.GraphModule:
+    """An ``nn.Module`` computing ``graph``, initialized as torchvision initializes ResNets.
+
+    ``device="meta"`` allocates nothing (shapes and parameter counts only).
+    """
+    device = torch.device(device)
+    if device.type != "meta":
+        need = graph_stats(graph).params * torch.finfo(dtype or torch.float32).bits // 8
+        have = _physical_memory()
+        if need > MAX_MEMORY_SHARE * have:
+            raise GraphError(
+                f"the weights alone need {need / 2**30:.1f} GiB, more than half of this "
+                f"machine's {have / 2**30:.1f} GiB; build on device='meta' to inspect it"
+            )
+
+    uses: dict[str, list[str]] = {}
+    for node, data in graph.nodes(data=True):
+        if data["op"] in MODULES:
+            uses.setdefault(data["scope"], []).append(node)
+
+    root = nn.Module()
+    fx_graph = fx.Graph()
+    env: dict[str, fx.Node] = {}
+    made: set[str] = set()
+    # Modules are made on the meta device, then materialized once, so no time goes into
+    # PyTorch's default init that ours would overwrite.
+    with torch.device("meta"):
+        for node, data in graph.nodes(data=True):
+            op = data["op"]
+            args = [env[i] for i in data["inputs"]]
+            if op == "input":
+                env[node] = fx_graph.placeholder("x")
+            elif op in MODULES:
+                scope = data["scope"]
+                if scope not in made:
+                    in_shape = graph.nodes[data["inputs"][0]]["shape"]
+                    inplace = _inplace_ok(graph, uses[scope])
+                    _set_module(root, scope, MODULES[op](data["params"], inplace, in_shape))
+                    made.add(scope)
+                env[node] = fx_graph.call_module(scope, tuple(args))
+            elif op == "add":
+                # In place like torchvision's `out += identity` when nothing else reads it.
+                fn = operator.iadd if _sole_user(graph, data["inputs"][0]) else operator.add
+                env[node] = fx_graph.call_function(fn, tuple(args))
+            elif op == "concat":
+                env[node] = fx_graph.call_function(torch.cat, (args,), {"dim": 1})
+            elif op == "flatten":
+                env[node] = fx_graph.call_function(torch.flatten, (args[0], 1))
+            else:
+                raise GraphError(f"no torch lowering for op {op!r}", scope=data["scope"])
+    fx_graph.output(env[graph.graph["output"]])
+    model = fx.GraphModule(root, fx_graph, class_name=_class_name(graph.graph["name"]))
+    if device.type != "meta":
+        model = model.to_empty(device=device)
+    if dtype is not None:
+        model = model.to(dtype)
+    _initialize(model, graph, seed)
+    return model
+
+
+def _set_module(root: nn.Module, path: str, module: nn.Module) -> None:
+    *parents, leaf = path.split(".")
+    node = root
+    for part in parents:
+        child = getattr(node, part, None)
+        if child is None:
+            child = nn.Module()
+            node.add_module(part, child)
+        node = child
+    node.add_module(leaf, module)
+
+
+@torch.no_grad()
+def _initialize(model: nn.Module, graph: nx.DiGraph, seed: int | None) -> None:
+    """torchvision's ResNet init: Kaiming normal (fan_out) convs, norms at 1 and 0,
+    linear layers at PyTorch's default; ``init: zero`` nodes start at zero."""
+    with torch.random.fork_rng(devices=[], enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        for node, data in graph.nodes(data=True):
+            if data["op"] not in MODULES or "#" in node:
+                continue
+            module = model.get_submodule(data["scope"])
+            zero = data.get("init") == "zero"
+            if isinstance(module, nn.Conv2d):
+                if zero:
+                    nn.init.zeros_(module.weight)
+                else:
+                    nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                module.reset_running_stats()
+                nn.init.constant_(module.weight, 0.0 if zero else 1.0)
+                nn.init.zeros_(module.bias)
+            elif hasattr(module, "reset_parameters"):
+                module.reset_parameters()

@@ -1,0 +1,238 @@
+"""The builder block lowerings write through: one method per primitive op.
+
+Each call adds a node to a ``networkx.DiGraph`` with its op, op parameters, output
+shape and scope (the dotted module path it gets in the built model), checks shapes at
+once, and returns a :class:`Value` to feed the next op. Shape errors become a
+:class:`~archspec.errors.GraphError` that names the block and the shapes.
+
+Node attributes: ``op``, ``params`` (dict), ``scope`` (module path, e.g.
+``layer1.0.conv1``), ``shape`` (output, no batch dim), ``inputs`` (ordered input node
+ids), ``block`` and ``stage`` (the block and stage scopes it belongs to, ``""`` outside
+them), ``path`` (``main`` or ``skip``: which side of a residual it is on), ``init``
+(optional init rule such as ``zero``). Edge attribute ``role``: ``main``, ``skip`` or
+``gate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from archspec.errors import GraphError
+from archspec.graph.ops import OPS, Shape, ShapeMismatch
+
+
+@dataclass(frozen=True)
+class Value:
+    """An op's output as block code sees it: the node that makes it, and its shape."""
+
+    node: str
+    shape: Shape
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0]
+
+
+class GraphBuilder:
+    """Builds the graph IR; block lowerings call its op methods inside a scope."""
+
+    def __init__(self, name: str, input_shape: Shape) -> None:
+        self.graph = nx.DiGraph(name=name, input_shape=tuple(input_shape), blocks=[], stages=[])
+        self._scope: list[str] = []
+        self._path = "main"
+        self._block = ""
+        self._stage = ""
+        self._uses: dict[str, int] = {}
+        self.input = self._node("input", "input", [], {}, tuple(input_shape))
+
+    # -- scopes -------------------------------------------------------------------
+    @contextmanager
+    def scope(self, name: str) -> Iterator[None]:
+        """Open a module scope: ops created inside get ``name.`` prefixed to theirs."""
+        self._scope.append(name)
+        try:
+            yield
+        finally:
+            self._scope.pop()
+
+    @contextmanager
+    def stage(self, name: str, **info: Any) -> Iterator[None]:
+        """A stage of the network (``layer2``); info is kept for render and report."""
+        record = {"scope": self._prefixed(name), **info}
+        self.graph.graph["stages"].append(record)
+        outer, self._stage = self._stage, record["scope"]
+        try:
+            with self.scope(name):
+                yield
+        finally:
+            self._stage = outer
+
+    @contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        """Mark ops outside the stages (``stem``, ``head``) for per-part reports."""
+        outer, self._stage = self._stage, name
+        try:
+            yield
+        finally:
+            self._stage = outer
+
+    @contextmanager
+    def block(self, name: str, x: Value, **info: Any) -> Iterator[dict[str, Any]]:
+        """One block (``layer2.0``); the caller sets ``record["out"]`` to its output."""
+        record = {"scope": self._prefixed(name), "stage": self._stage, "in_shape": x.shape}
+        record.update(info)
+        self.graph.graph["blocks"].append(record)
+        outer, self._block = self._block, record["scope"]
+        try:
+            with self.scope(name):
+                yield record
+        finally:
+            self._block = outer
+
+    @contextmanager
+    def path(self, path: str) -> Iterator[None]:
+        """Mark the ops created inside as the skip (or main) side of a residual."""
+        outer, self._path = self._path, path
+        try:
+            yield
+        finally:
+            self._path = outer
+
+    def _prefixed(self, name: str) -> str:
+        return ".".join([*self._scope, name]) if name else ".".join(self._scope)
+
+    # -- the one place nodes are made ----------------------------------------------
+    def _node(
+        self,
+        op: str,
+        name: str,
+        inputs: list[Value],
+        params: dict[str, Any],
+        shape: Shape | None = None,
+        roles: list[str] | None = None,
+        init: str | None = None,
+    ) -> Value:
+        scope = self._prefixed(name)
+        if shape is None:
+            try:
+                shape = OPS[op].shape(params, [v.shape for v in inputs])
+            except ShapeMismatch as err:
+                raise GraphError(
+                    f"{scope}: {err}", scope=self._block or scope, shapes=[v.shape for v in inputs]
+                ) from None
+        # A module path names a module; a second op at the same path is a second call
+        # of that module (a parameter-free activation), so the node id gets a suffix.
+        node_id = scope
+        if node_id in self.graph:
+            self._uses[scope] = self._uses.get(scope, 1) + 1
+            node_id = f"{scope}#{self._uses[scope]}"
+        self.graph.add_node(
+            node_id,
+            op=op,
+            params=params,
+            scope=scope,
+            shape=tuple(shape),
+            inputs=tuple(v.node for v in inputs),
+            block=self._block,
+            stage=self._stage,
+            path=self._path,
+            init=init,
+        )
+        for i, v in enumerate(inputs):
+            role = roles[i] if roles else self._path
+            self.graph.add_edge(v.node, node_id, role=role, shape=v.shape)
+        return Value(node_id, tuple(shape))
+
+    # -- ops --------------------------------------------------------------------------
+    def conv(
+        self,
+        x: Value,
+        out_channels: int,
+        kernel: int = 3,
+        *,
+        stride: int = 1,
+        padding: int | None = None,
+        groups: int = 1,
+        bias: bool = False,
+        name: str = "conv",
+        init: str | None = None,
+    ) -> Value:
+        if x.channels % groups or out_channels % groups:
+            raise GraphError(
+                f"{self._prefixed(name)}: {x.channels} -> {out_channels} channels do not "
+                f"divide into {groups} groups",
+                scope=self._block,
+                shapes=[x.shape],
+            )
+        params = {
+            "in_channels": x.channels,
+            "out_channels": out_channels,
+            "kernel": kernel,
+            "stride": stride,
+            "padding": kernel // 2 if padding is None else padding,
+            "groups": groups,
+            "bias": bias,
+        }
+        return self._node("conv", name, [x], params, init=init)
+
+    def norm(self, x: Value, kind: str, *, name: str = "bn", init: str | None = None) -> Value:
+        if kind == "none":
+            return x
+        return self._node("norm", name, [x], {"kind": kind, "channels": x.channels}, init=init)
+
+    def act(self, x: Value, kind: str, *, name: str = "relu") -> Value:
+        if kind == "none":
+            return x
+        return self._node("act", name, [x], {"kind": kind})
+
+    def pool(
+        self, x: Value, kind: str, kernel: int, stride: int, padding: int = 0, *, name: str
+    ) -> Value:
+        params = {"kind": kind, "kernel": kernel, "stride": stride, "padding": padding}
+        return self._node("pool", name, [x], params)
+
+    def global_pool(self, x: Value, kind: str = "avg", *, name: str = "avgpool") -> Value:
+        return self._node("global_pool", name, [x], {"kind": kind})
+
+    def flatten(self, x: Value, *, name: str = "flatten") -> Value:
+        return self._node("flatten", name, [x], {})
+
+    def linear(self, x: Value, out_features: int, *, bias: bool = True, name: str = "fc") -> Value:
+        params = {"in_features": x.shape[0], "out_features": out_features, "bias": bias}
+        return self._node("linear", name, [x], params)
+
+    def dropout(self, x: Value, p: float, *, name: str = "dropout") -> Value:
+        if p <= 0:
+            return x
+        return self._node("dropout", name, [x], {"p": p})
+
+    def add(self, main: Value, skip: Value, *, name: str = "add") -> Value:
+        return self._node("add", name, [main, skip], {}, roles=["main", "skip"])
+
+    def concat(self, xs: list[Value], *, name: str = "cat") -> Value:
+        return self._node("concat", name, xs, {})
+
+    def pad_skip(self, x: Value, out_channels: int, stride: int, *, name: str) -> Value:
+        return self._node("pad_skip", name, [x], {"stride": stride, "out_channels": out_channels})
+
+    def op(
+        self,
+        op: str,
+        name: str,
+        inputs: list[Value],
+        roles: list[str] | None = None,
+        init: str | None = None,
+        **params: Any,
+    ) -> Value:
+        """Any registered op, for block types that bring their own primitives."""
+        return self._node(op, name, inputs, params, roles=roles, init=init)
+
+    def finish(self, out: Value) -> nx.DiGraph:
+        self.graph.graph["output"] = out.node
+        self.graph.graph["output_shape"] = out.shape
+        return self.graph

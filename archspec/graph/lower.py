@@ -1,0 +1,104 @@
+"""Lowering: an :class:`~archspec.spec.model.ArchSpec` becomes the graph IR.
+
+stem -> stages (each ``depth`` blocks, lowered by the block type's own rule) -> head.
+Scopes follow torchvision's ResNet (``conv1``, ``bn1``, ``maxpool``, ``layer1.0.conv1``,
+``avgpool``, ``fc``), so the built model loads its checkpoints as they are.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from archspec.blocks import get
+from archspec.graph.builder import GraphBuilder, Value
+from archspec.spec.model import ArchSpec, ConvLayer, NamedStem, NormLayer, PoolLayer
+
+_STEM_WIDTH = {"imagenet": 64, "deep": 64, "cifar": 16}
+
+
+def lower(spec: ArchSpec) -> nx.DiGraph:
+    """The graph IR of a spec: a DiGraph of primitive ops with every shape inferred.
+
+    Raises :class:`~archspec.errors.GraphError` where shapes disagree.
+
+    Example::
+
+        graph = archspec.lower(archspec.load("resnet18"))
+        graph.nodes["layer1.0.conv1"]["shape"]   # (64, 56, 56)
+    """
+    g = GraphBuilder(spec.name, spec.input.shape)
+    with g.section("stem"):
+        x = lower_stem(g, spec.stem_spec, g.input)
+    for i, cfg in enumerate(spec.blocks):
+        block_type = get(cfg.block)
+        assert block_type is not None  # validation resolved it
+        with g.stage(f"layer{i + 1}", index=i, kind=cfg.block, depth=cfg.depth, config=cfg):
+            for j in range(cfg.depth):
+                with g.block(str(j), x, kind=cfg.block, skip=cfg.skip, index=j) as record:
+                    x = block_type.lower(g, cfg, x, cfg.stride if j == 0 else 1)
+                    record["out_shape"] = x.shape
+    with g.section("head"):
+        last = spec.blocks[-1]
+        if type(last).needs_final_norm:
+            x = g.act(g.norm(x, last.norm, name="final_norm"), last.act, name="final_act")
+        x = lower_head(g, spec, x)
+    return g.finish(x)
+
+
+def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
+    if isinstance(stem, NamedStem):
+        width = stem.width or _STEM_WIDTH.get(stem.type, 0)
+        if stem.type == "imagenet":
+            x = g.conv(x, width, 7, stride=2, padding=3, name="conv1")
+        elif stem.type == "deep":  # ResNet-C: three 3x3 convs replace the 7x7
+            half = max(width // 2, 1)
+            x = g.conv(x, half, 3, stride=2, name="conv1.0")
+            x = g.act(g.norm(x, "batch", name="conv1.1"), "relu", name="conv1.2")
+            x = g.conv(x, half, 3, name="conv1.3")
+            x = g.act(g.norm(x, "batch", name="conv1.4"), "relu", name="conv1.5")
+            x = g.conv(x, width, 3, name="conv1.6")
+        elif stem.type == "cifar":
+            x = g.conv(x, width, 3, name="conv1")
+        else:
+            return x
+        x = g.act(g.norm(x, "batch", name="bn1"), "relu", name="relu")
+        if stem.type in ("imagenet", "deep"):
+            x = g.pool(x, "max", 3, 2, 1, name="maxpool")
+        return x
+    convs = 0
+    for layer in stem:
+        # Names pair each norm with the conv before it: conv1, bn1, relu, maxpool, conv2...
+        if isinstance(layer, ConvLayer):
+            convs += 1
+            x = g.conv(
+                x,
+                layer.conv,
+                layer.kernel,
+                stride=layer.stride,
+                padding=layer.padding,
+                groups=layer.groups,
+                bias=layer.bias,
+                name=f"conv{convs}",
+            )
+        elif isinstance(layer, NormLayer):
+            x = g.norm(x, layer.norm, name=f"bn{max(convs, 1)}")
+        elif isinstance(layer, PoolLayer):
+            x = g.pool(
+                x,
+                layer.pool,
+                layer.kernel,
+                layer.stride or layer.kernel,
+                layer.padding,
+                name=f"{layer.pool}pool",
+            )
+        else:
+            x = g.act(x, layer.act, name=layer.act)
+    return x
+
+
+def lower_head(g: GraphBuilder, spec: ArchSpec, x: Value) -> Value:
+    head = spec.head
+    x = g.global_pool(x, head.pool, name=f"{head.pool}pool")
+    x = g.flatten(x)
+    x = g.dropout(x, head.dropout)
+    return g.linear(x, head.classes, name="fc")

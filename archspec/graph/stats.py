@@ -1,0 +1,75 @@
+"""Analytic cost of a graph: parameters, MACs, FLOPs and activation sizes, from shapes
+alone (no weight is allocated, so a 10^10-parameter spec counts in milliseconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+import networkx as nx
+
+from archspec.graph.ops import OPS
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Totals for one input sample (batch 1).
+
+    ``macs`` counts one multiply-add as one (torchvision's "GFLOPS", torchinfo's
+    "mult-adds"); ``flops`` counts it as two. Both cover convolutions and linear layers,
+    the convention published numbers use; ``uncounted`` lists the op kinds present that
+    do arithmetic outside it (norms, activations, pools, adds).
+    """
+
+    name: str
+    params: int
+    trainable_params: int
+    macs: int
+    activations: int  # elements of every op output, summed
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    per_stage: dict[str, dict[str, int]] = field(default_factory=dict)
+    uncounted: tuple[str, ...] = ()
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations: two per multiply-add."""
+        return 2 * self.macs
+
+
+def node_cost(graph: nx.DiGraph, node: str) -> tuple[int, int]:
+    """(params, MACs) of one node."""
+    data = graph.nodes[node]
+    rule = OPS[data["op"]]
+    ins = [graph.nodes[i]["shape"] for i in data["inputs"]]
+    if "#" in node:  # a second call of a module already counted
+        return 0, rule.macs(data["params"], ins, data["shape"])
+    return rule.params(data["params"], ins), rule.macs(data["params"], ins, data["shape"])
+
+
+def graph_stats(graph: nx.DiGraph) -> Stats:
+    params = macs = activations = 0
+    per_stage: dict[str, dict[str, int]] = {}
+    uncounted: set[str] = set()
+    for node, data in graph.nodes(data=True):
+        p, m = node_cost(graph, node)
+        params += p
+        macs += m
+        if data["op"] != "input":
+            activations += prod(data["shape"])
+            if not OPS[data["op"]].counted:
+                uncounted.add(data["op"])
+        bucket = per_stage.setdefault(data["stage"] or "input", {"params": 0, "macs": 0})
+        bucket["params"] += p
+        bucket["macs"] += m
+    return Stats(
+        name=graph.graph["name"],
+        params=params,
+        trainable_params=params,
+        macs=macs,
+        activations=activations,
+        input_shape=graph.graph["input_shape"],
+        output_shape=graph.graph["output_shape"],
+        per_stage=per_stage,
+        uncounted=tuple(sorted(uncounted)),
+    )

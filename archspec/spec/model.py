@@ -1,0 +1,314 @@
+"""The spec language as pydantic models.
+
+:class:`ArchSpec` keeps ``defaults`` and ``stages`` as written (so overrides such as
+``defaults.block=basic`` act on what the user wrote, and ``to_yaml`` gives it back), and
+resolves each stage into its block type's config while it validates: defaults merged
+under the stage, then checked by the config class the block's name selects from the
+registry. Every model is frozen and rejects unknown keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from archspec.blocks import BlockConfig, blocks, get
+from archspec.blocks.base import Act, Norm, SpecModel
+from archspec.spec.limits import (
+    MAX_CHANNELS,
+    MAX_CLASSES,
+    MAX_INPUT_CHANNELS,
+    MAX_INPUT_SIZE,
+    MAX_KERNEL,
+    MAX_STAGES,
+    MAX_STRIDE,
+    MAX_TOTAL_BLOCKS,
+)
+
+
+def _int(lo: int, hi: int) -> Any:
+    return Annotated[int, Field(strict=True, ge=lo, le=hi)]
+
+
+def unknown_key_error(key: str, allowed: list[str], where: str = "") -> PydanticCustomError:
+    """The error for a key no model knows, with the nearest allowed one as a hint."""
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
+    message = f"unknown key {key!r}{where}{hint}".replace("{", "{{").replace("}", "}}")
+    return PydanticCustomError("unknown_key", message, {"key": key})
+
+
+class Strict(SpecModel):
+    """A spec model whose unknown keys get a "did you mean" hint."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if key not in cls.model_fields:
+                    raise unknown_key_error(str(key), list(cls.model_fields))
+        return data
+
+
+class InputSpec(Strict):
+    channels: _int(1, MAX_INPUT_CHANNELS) = 3
+    "Channels of the input image."
+    size: (
+        _int(1, MAX_INPUT_SIZE)
+        | Annotated[tuple[_int(1, MAX_INPUT_SIZE), _int(1, MAX_INPUT_SIZE)], Field(strict=False)]
+    ) = 224
+    "Input height and width: one number for a square, or [h, w]."
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one input sample."""
+        h, w = (self.size, self.size) if isinstance(self.size, int) else self.size
+        return (self.channels, h, w)
+
+
+class NamedStem(Strict):
+    type: Literal["imagenet", "deep", "cifar", "none"]
+    "imagenet: 7x7/2 conv, norm, act, 3x3/2 max pool. deep: three 3x3 convs (ResNet-C), "
+    "then the pool. cifar: one 3x3 conv, norm, act. none: nothing."
+    width: _int(1, MAX_CHANNELS) | None = None
+    "Output channels (default 64 for imagenet and deep, 16 for cifar)."
+
+
+class ConvLayer(Strict):
+    conv: _int(1, MAX_CHANNELS)
+    "Output channels."
+    kernel: _int(1, MAX_KERNEL) = 3
+    stride: _int(1, MAX_STRIDE) = 1
+    padding: _int(0, MAX_KERNEL) | None = None
+    "Default: kernel // 2."
+    groups: _int(1, MAX_CHANNELS) = 1
+    bias: bool = False
+
+
+class NormLayer(Strict):
+    norm: Norm
+
+
+class ActLayer(Strict):
+    act: Act
+
+
+class PoolLayer(Strict):
+    pool: Literal["max", "avg"]
+    kernel: _int(1, MAX_KERNEL) = 2
+    stride: _int(1, MAX_STRIDE) | None = None
+    "Default: the kernel size."
+    padding: _int(0, MAX_KERNEL) = 0
+
+
+def _stem_layer_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for kind in ("conv", "norm", "act", "pool"):
+            if kind in value:
+                return kind
+    return None
+
+
+StemLayer = Annotated[
+    Annotated[ConvLayer, Tag("conv")]
+    | Annotated[NormLayer, Tag("norm")]
+    | Annotated[ActLayer, Tag("act")]
+    | Annotated[PoolLayer, Tag("pool")],
+    Discriminator(
+        _stem_layer_kind,
+        custom_error_type="stem_layer",
+        custom_error_message="a stem layer is a mapping with one of conv, norm, act, pool",
+    ),
+]
+
+
+class HeadSpec(Strict):
+    pool: Literal["avg", "max"] = "avg"
+    "Global pooling before the classifier."
+    classes: _int(1, MAX_CLASSES)
+    "Outputs of the final linear layer."
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.0
+    "Dropout probability before the classifier."
+
+
+class ArchSpec(Strict):
+    """A validated architecture. Build one with :func:`archspec.load`.
+
+    Example::
+
+        spec = archspec.load("resnet50")
+        spec.blocks[2].depth        # 6: the third stage, defaults merged in
+        deeper = spec.override({"stages.2.depth": 23})
+    """
+
+    name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    "Identifier of the network (letters, digits, _ . -)."
+    description: Annotated[str, Field(max_length=10_000)] = ""
+    "Free text."
+    input: InputSpec
+    "The input sample: channels and size."
+    stem: (
+        Literal["imagenet", "deep", "cifar", "none"]
+        | NamedStem
+        | Annotated[tuple[StemLayer, ...], Field(strict=False, min_length=1, max_length=64)]
+    ) = "imagenet"
+    "A named stem, {type, width}, or a list of layers ({conv: 64, kernel: 7, stride: 2}, "
+    "{norm: batch}, {act: relu}, {pool: max, kernel: 3, stride: 2, padding: 1})."
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    "Block settings every stage inherits (any key a stage takes)."
+    stages: Annotated[
+        tuple[dict[str, Any], ...], Field(strict=False, min_length=1, max_length=MAX_STAGES)
+    ]
+    "The stages, in order; each is `depth` blocks of one type (see the block types)."
+    head: HeadSpec
+    "Pool, dropout and classifier."
+
+    _blocks: tuple[BlockConfig, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _resolve_stages(self) -> ArchSpec:
+        resolved: list[BlockConfig] = []
+        errors: list[InitErrorDetails] = []
+        for i, stage in enumerate(self.stages):
+            cfg = _resolve_stage(i, self.defaults, stage, errors)
+            if cfg is not None:
+                resolved.append(cfg)
+        if not errors and sum(c.depth for c in resolved) > MAX_TOTAL_BLOCKS:
+            errors.append(_error(("stages",), f"more than {MAX_TOTAL_BLOCKS} blocks in all", None))
+        if errors:
+            raise ValidationError.from_exception_data("ArchSpec", errors)
+        self._blocks = tuple(resolved)
+        return self
+
+    @property
+    def blocks(self) -> tuple[BlockConfig, ...]:
+        """Each stage's block config, defaults merged in, in stage order."""
+        return self._blocks
+
+    @property
+    def stem_spec(self) -> NamedStem | tuple[ConvLayer | NormLayer | ActLayer | PoolLayer, ...]:
+        """The stem, a bare name expanded to :class:`NamedStem`."""
+        if isinstance(self.stem, str):
+            return NamedStem(type=self.stem)
+        return self.stem
+
+    def override(self, overrides: Mapping[str, Any] | Sequence[str]) -> ArchSpec:
+        """A new, re-validated spec with dotted-path overrides applied; self is unchanged.
+
+        Example::
+
+            deeper = spec.override({"stages.2.depth": 23, "defaults.block": "bottleneck"})
+        """
+        from archspec.spec.load import from_data  # the loader imports this module
+
+        return from_data(self.model_dump(mode="json"), f"<{self.name}>", overrides)
+
+    def to_yaml(self) -> str:
+        """The spec as YAML text; ``ArchSpec.from_yaml(spec.to_yaml()) == spec``."""
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        data = {"name": data.pop("name"), **data}
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+    @classmethod
+    def from_yaml(cls, text: str | bytes, file: str = "<string>") -> ArchSpec:
+        """Parse and validate YAML text (``extends:`` resolves from the working directory)."""
+        from archspec.spec.load import load_text
+
+        return load_text(text, file)
+
+    @property
+    def arch_id(self) -> str:
+        """A stable hash of the architecture: the same in every process, unchanged by
+        ``name`` and ``description`` or by how settings are spread over defaults and stages."""
+        stem = self.stem_spec
+        body = {
+            "input": list(self.input.shape),
+            "stem": stem.model_dump(mode="json")
+            if isinstance(stem, NamedStem)
+            else [layer.model_dump(mode="json") for layer in stem],
+            "stages": [b.model_dump(mode="json") for b in self.blocks],
+            "head": self.head.model_dump(mode="json"),
+        }
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
+    message = message.replace("{", "{{").replace("}", "}}")
+    return InitErrorDetails(type=PydanticCustomError("spec_error", message), loc=loc, input=value)
+
+
+def _resolve_stage(
+    i: int, defaults: dict[str, Any], stage: dict[str, Any], errors: list[InitErrorDetails]
+) -> BlockConfig | None:
+    """Merge defaults under one stage and validate it as its block type's config.
+
+    Errors are re-rooted at the place the offending key was written: the stage itself,
+    or ``defaults`` when the stage inherited it.
+    """
+    merged = {**defaults, **stage}
+
+    def origin(key: Any) -> tuple[str | int, ...]:
+        return ("stages", i) if key in stage or key not in defaults else ("defaults",)
+
+    name = merged.get("block")
+    if name is None:
+        errors.append(
+            _error(
+                ("stages", i, "block"),
+                f"missing block type (set it here or in defaults); allowed: {', '.join(blocks())}",
+                None,
+            )
+        )
+        return None
+    block_type = get(name) if isinstance(name, str) else None
+    if block_type is None:
+        errors.append(
+            _error(
+                (*origin("block"), "block"),
+                f"unknown block type {name!r}; allowed: {', '.join(blocks())}",
+                name,
+            )
+        )
+        return None
+    fields = list(block_type.config.model_fields)
+    for key in merged:
+        if key not in fields:
+            err = unknown_key_error(str(key), fields, f" for block type {name!r}")
+            errors.append(InitErrorDetails(type=err, loc=(*origin(key), key), input=merged[key]))
+    if len(errors):
+        return None
+    try:
+        return block_type.config.model_validate(merged)
+    except ValidationError as exc:
+        for e in exc.errors():
+            loc = tuple(e["loc"])
+            head = loc[0] if loc else None
+            root = origin(head) if head is not None else ("stages", i)
+            errors.append(_reroot(e, (*root, *loc)))
+        return None
+
+
+def _reroot(e: Any, loc: tuple[str | int, ...]) -> InitErrorDetails:
+    kind = e["type"]
+    if kind in {"value_error", "assertion_error"} or ("ctx" not in e and "{" in e["msg"]):
+        return _error(loc, e["msg"].removeprefix("Value error, "), e.get("input"))
+    detail = InitErrorDetails(type=kind, loc=loc, input=e.get("input"))
+    if "ctx" in e:
+        detail["ctx"] = e["ctx"]
+    return detail
