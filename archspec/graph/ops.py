@@ -36,6 +36,16 @@ def _feature_map(shape: Shape, op: str) -> tuple[int, int, int]:
     return shape[0], shape[1], shape[2]
 
 
+def _check_stride(h: int, w: int, stride: int, op: str) -> None:
+    # A strided op on a 1-pixel map cannot downsample: the network was designed for a
+    # larger input than the spec gives it.
+    if stride > 1 and (h == 1 or w == 1):
+        raise ShapeMismatch(
+            f"a stride-{stride} {op} gets a {h}x{w} feature map: the input is too small "
+            "for the network's downsampling"
+        )
+
+
 def _sized(shape: Shape, op: str, what: str) -> Shape:
     if any(d < 1 for d in shape):
         raise ShapeMismatch(f"{op} would produce {shape}: the input is too small for the {what}")
@@ -47,6 +57,7 @@ def _conv_shape(p: Params, ins: Sequence[Shape]) -> Shape:
     if c != p["in_channels"]:
         raise ShapeMismatch(f"conv expects {p['in_channels']} channels, got {c}")
     k, s, pad, d = p["kernel"], p["stride"], p["padding"], p.get("dilation", 1)
+    _check_stride(h, w, s, "conv")
     out = (p["out_channels"], _spatial(h, k, s, pad, d), _spatial(w, k, s, pad, d))
     return _sized(out, "conv", "downsampling")
 
@@ -75,6 +86,7 @@ def _norm_shape(p: Params, ins: Sequence[Shape]) -> Shape:
 def _pool_shape(p: Params, ins: Sequence[Shape]) -> Shape:
     c, h, w = _feature_map(ins[0], "pool")
     k, s, pad = p["kernel"], p["stride"], p["padding"]
+    _check_stride(h, w, s, "pool")
     return _sized((c, _spatial(h, k, s, pad), _spatial(w, k, s, pad)), "pool", "downsampling")
 
 

@@ -290,7 +290,8 @@ def _resolve_stage(
     for key in merged:
         if key not in fields:
             err = unknown_key_error(str(key), fields, f" for block type {name!r}")
-            errors.append(InitErrorDetails(type=err, loc=(*origin(key), key), input=merged[key]))
+            # The loader appends the key from the error's context, as for any model.
+            errors.append(InitErrorDetails(type=err, loc=origin(key), input=merged[key]))
     if len(errors):
         return None
     try:

@@ -1,0 +1,398 @@
+"""Benchmark: archspec's ResNet-50 against a hand-written plain-PyTorch ResNet-50.
+
+Both models are built in the same run, the reference gets archspec's weights (so both
+compute the same function; checked before anything is timed) and every metric is printed
+as archspec / reference. The target is a ratio <= 1.02 everywhere.
+
+Metrics
+  forward      eval mode, torch.no_grad, batch 8 x 3 x 224 x 224; warm-up, then interleaved
+               runs (A B, B A, A B, ...: the order alternates so that neither model always
+               runs right after the other); median wall time of each.
+  train step   train mode, zero_grad + forward + cross-entropy + backward + SGD step
+               (momentum 0.9), batch 8; interleaved the same way; median.
+  forward RSS  each model in its own fresh subprocess (this script re-run with a hidden
+               flag): import, build, eval, one tiny forward so lazy library initialisation
+               is already paid; then reset the resident high-water mark (VmHWM, via
+               /proc/self/clear_refs), note the RSS, run one batch-8 forward and read VmHWM.
+               The delta is the peak of activations + workspace the forward needed beyond
+               what was resident already (weights, libraries). getrusage's ru_maxrss is
+               only the fallback off Linux: it survives execve, so a subprocess started
+               from this large process would report the parent's peak. The subprocess runs
+               with glibc's
+               MALLOC_MMAP_THRESHOLD_ fixed at 64 KiB, so every tensor buffer is its own
+               mmap and is returned to the OS when freed: RSS then follows live memory and
+               a forward cannot hide its peak in heap left free by the model build. Median
+               of a few subprocesses per model.
+  forward alloc  the same subprocess, a second forward under torch.profiler with
+               profile_memory: the peak of bytes live in torch's CPU allocator during the
+               forward, relative to its start (exact and deterministic, unlike RSS).
+  build        archspec.build("resnet50", seed=0) vs torch.manual_seed(0); resnet50();
+               interleaved, median.
+  meta build   archspec.build("resnet152", device="meta") vs the reference constructed
+               under `with torch.device("meta")`; interleaved, median.
+
+Usage: python benchmarks/bench_resnet50.py [--quick] [--json out.json]   (or `make bench`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import reference_resnet  # noqa: E402  (tests/reference_resnet.py, no archspec import)
+
+BATCH = 8
+SIZE = 224
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+# --------------------------------------------------------------------------- models
+
+
+def build_archspec(name: str = "resnet50", device: str = "cpu") -> nn.Module:
+    import archspec
+
+    if device == "meta":
+        return archspec.build(name, device="meta")
+    return archspec.build(name, seed=0, device=device)
+
+
+def build_reference(name: str = "resnet50", device: str = "cpu") -> nn.Module:
+    if device == "meta":
+        with torch.device("meta"):
+            return getattr(reference_resnet, name)()
+    torch.manual_seed(0)
+    return getattr(reference_resnet, name)()
+
+
+def paired_models() -> tuple[nn.Module, nn.Module]:
+    """archspec's ResNet-50 and the reference holding the same weights, checked equal."""
+    a = build_archspec()
+    r = build_reference()
+    sa, sr = a.state_dict(), r.state_dict()
+    if set(sa) != set(sr):
+        only_a = sorted(set(sa) - set(sr))[:10]
+        only_r = sorted(set(sr) - set(sa))[:10]
+        raise SystemExit(f"state_dict keys differ: archspec-only {only_a}, reference-only {only_r}")
+    bad = [k for k in sa if sa[k].shape != sr[k].shape]
+    if bad:
+        raise SystemExit(f"state_dict shapes differ at {bad[:10]}")
+    if list(sa) != list(sr):
+        print("note: state_dict key order differs from the reference (same key set)")
+    r.load_state_dict(sa, strict=True)
+
+    a.eval()
+    r.eval()
+    x = torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ya, yr = a(x), r(x)
+    if not torch.allclose(ya, yr, rtol=1e-4, atol=1e-5):
+        raise SystemExit(f"outputs differ: max |diff| = {(ya - yr).abs().max().item():.3e}")
+    n_a = sum(p.numel() for p in a.parameters())
+    n_r = sum(p.numel() for p in r.parameters())
+    if n_a != n_r:
+        raise SystemExit(f"parameter counts differ: archspec {n_a:,}, reference {n_r:,}")
+    return a, r
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def interleaved(
+    fa: Callable[[], object], fb: Callable[[], object], warmup: int, runs: int
+) -> tuple[float, float, list[float], list[float]]:
+    """Median seconds of fa and fb, run alternately (AB, BA, AB, ...) after a warm-up.
+
+    Also returns every sample, so the caller can look at the per-round ratios a_i / b_i
+    (each pair ran back to back, so slow drift of the machine cancels out of them).
+    """
+    for _ in range(warmup):
+        fa()
+        fb()
+    ta: list[float] = []
+    tb: list[float] = []
+    for i in range(runs):
+        order = ((fa, ta), (fb, tb)) if i % 2 == 0 else ((fb, tb), (fa, ta))
+        for f, acc in order:
+            t0 = time.perf_counter()
+            f()
+            acc.append(time.perf_counter() - t0)
+    return statistics.median(ta), statistics.median(tb), ta, tb
+
+
+def bench_forward(a: nn.Module, r: nn.Module, warmup: int, runs: int):
+    a.eval()
+    r.eval()
+    x = torch.randn(BATCH, 3, SIZE, SIZE)
+
+    def run(m: nn.Module) -> Callable[[], object]:
+        def f() -> object:
+            with torch.no_grad():
+                return m(x)
+
+        return f
+
+    return interleaved(run(a), run(r), warmup, runs)
+
+
+def bench_train(a: nn.Module, r: nn.Module, warmup: int, runs: int):
+    # Fresh copies of the same weights, so the eval-mode models above stay untouched.
+    a.train()
+    r.train()
+    x = torch.randn(BATCH, 3, SIZE, SIZE)
+    y = torch.randint(0, 1000, (BATCH,), generator=torch.Generator().manual_seed(2))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step_fn(m: nn.Module) -> tuple[Callable[[], torch.Tensor], torch.optim.Optimizer]:
+        opt = torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9)
+
+        def step() -> torch.Tensor:
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(m(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, opt
+
+    sa, _ = step_fn(a)
+    sr, _ = step_fn(r)
+    # The first step must agree: same weights, same batch, same loss.
+    la, lr = sa().item(), sr().item()
+    if abs(la - lr) > 1e-4 * max(1.0, abs(lr)):
+        raise SystemExit(f"first training-step losses differ: archspec {la}, reference {lr}")
+    result = interleaved(sa, sr, warmup, runs)
+    a.eval()
+    r.eval()
+    return result
+
+
+def bench_build(warmup: int, runs: int):
+    return interleaved(build_archspec, build_reference, warmup, runs)
+
+
+def bench_meta_build(warmup: int, runs: int):
+    def fa() -> nn.Module:
+        m = build_archspec("resnet152", device="meta")
+        assert all(p.is_meta for p in m.parameters()), "archspec meta build holds real tensors"
+        return m
+
+    return interleaved(fa, lambda: build_reference("resnet152", device="meta"), warmup, runs)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _proc_status_bytes(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024  # "VmHWM:  123 kB"
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset this process's VmHWM to its current RSS (Linux >= 4.0); False if impossible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_bytes() -> int:
+    # VmHWM, not getrusage's ru_maxrss: ru_maxrss survives execve, so a child forked from
+    # this (large) benchmark process would report the parent's high-water mark.
+    hwm = _proc_status_bytes("VmHWM")
+    if hwm is not None:
+        return hwm
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def mem_child(which: str) -> None:
+    """Runs in a fresh process: print the forward's RSS growth and allocator peak as JSON."""
+    torch.set_num_threads(CORES)
+    m = build_archspec() if which == "archspec" else build_reference()
+    m.eval()
+    x = torch.randn(BATCH, 3, SIZE, SIZE)
+    with torch.no_grad():
+        m(torch.randn(1, 3, 32, 32))  # lazy initialisation (oneDNN etc.), tiny activations
+        # Peak resident memory during the forward, minus what was resident before it.
+        before = _proc_status_bytes("VmRSS") if _reset_peak_rss() else None
+        if before is None:
+            before = _peak_rss_bytes()
+        m(x)
+        after = _peak_rss_bytes()
+
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        with torch.profiler.profile(activities=activities, profile_memory=True) as prof:
+            m(x)
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = Path(tmp, "trace.json")
+        prof.export_chrome_trace(str(trace))
+        events = json.loads(trace.read_text())["traceEvents"]
+    allocated = [e["args"]["Total Allocated"] for e in events if e.get("name") == "[memory]"]
+    print(json.dumps({"rss_delta": after - before, "alloc_peak": max(allocated, default=0)}))
+
+
+def bench_memory(runs: int) -> dict[str, dict[str, list[int]]]:
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    out: dict[str, dict[str, list[int]]] = {
+        w: {"rss_delta": [], "alloc_peak": []} for w in ("archspec", "reference")
+    }
+    for i in range(runs):
+        order = ("archspec", "reference") if i % 2 == 0 else ("reference", "archspec")
+        for which in order:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--_mem-child", which],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise SystemExit(f"memory subprocess ({which}) failed:\n{proc.stderr}")
+            res = json.loads(proc.stdout.strip().splitlines()[-1])
+            for k, v in res.items():
+                out[which][k].append(v)
+    return out
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _quartiles(xs: list[float]) -> tuple[float, float]:
+    if len(xs) < 2:
+        return xs[0], xs[0]
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+class Table:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, float, str]] = []
+        self.results: dict[str, dict[str, object]] = {}
+
+    def add(self, metric: str, ra: list[float], rb: list[float], unit: str, scale=1.0) -> None:
+        va, vb = statistics.median(ra), statistics.median(rb)
+        ratio = va / vb if vb else float("nan")
+        paired = [x / y for x, y in zip(ra, rb, strict=True) if y]
+        lo, hi = _quartiles(paired) if paired else (float("nan"), float("nan"))
+        fmt = "{:.4f} " if unit == "s" else "{:.1f} "
+        self.rows.append(
+            (
+                metric,
+                fmt.format(va * scale) + unit,
+                fmt.format(vb * scale) + unit,
+                ratio,
+                f"{lo:.3f}-{hi:.3f}" if len(paired) > 1 else "",
+            )
+        )
+        self.results[metric] = {
+            "unit": "s" if unit == "s" else "bytes",
+            "archspec": va,
+            "reference": vb,
+            "ratio": ratio,
+            "paired_ratio_iqr": [lo, hi],
+            "runs_archspec": ra,
+            "runs_reference": rb,
+        }
+        print(f"  {metric}: ratio {ratio:.3f}", flush=True)
+
+    def print(self) -> None:
+        w = max(len(r[0]) for r in self.rows)
+        head = f"{'metric':<{w}}  {'archspec':>11}  {'reference':>11}  {'ratio':>6}  paired IQR"
+        print(head)
+        print("-" * len(head))
+        for metric, fa, fb, ratio, iqr in self.rows:
+            flag = "" if ratio <= 1.02 else "   <-- above 1.02"
+            print(f"{metric:<{w}}  {fa:>11}  {fb:>11}  {ratio:6.3f}  {iqr:<11}{flag}")
+        print(
+            "ratio = median(archspec) / median(reference); paired IQR = interquartile range\n"
+            "of the per-round ratios archspec_i / reference_i (a spread that straddles the\n"
+            "ratio shows how much of it is noise). Target: ratio <= 1.02."
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="few repeats, for a smoke run")
+    ap.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
+    ap.add_argument("--_mem-child", dest="mem_child", choices=["archspec", "reference"])
+    args = ap.parse_args()
+
+    if args.mem_child:
+        mem_child(args.mem_child)
+        return
+
+    torch.set_num_threads(CORES)
+    q = args.quick
+    info = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cores": CORES,
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "batch": BATCH,
+        "size": SIZE,
+        "quick": q,
+    }
+    print(
+        f"torch {info['torch']}, {info['threads']} threads, {info['machine']}, "
+        f"python {info['python']}; batch {BATCH} x 3 x {SIZE} x {SIZE}"
+        + ("  (--quick)" if q else "")
+    )
+
+    a, r = paired_models()
+    print("state_dict keys, shapes and eval outputs match the reference; measuring ...")
+
+    t = Table()
+    _, _, ra, rb = bench_forward(a, r, warmup=2 if q else 5, runs=3 if q else 25)
+    t.add("forward (eval, no_grad)", ra, rb, "s")
+    _, _, ra, rb = bench_train(a, r, warmup=1 if q else 3, runs=3 if q else 15)
+    t.add("train step (SGD, CE)", ra, rb, "s")
+    del a, r
+
+    mem = bench_memory(runs=1 if q else 5)
+    for key, label in (
+        ("rss_delta", "forward peak RSS growth"),
+        ("alloc_peak", "forward alloc peak"),
+    ):
+        t.add(label, mem["archspec"][key], mem["reference"][key], "MiB", scale=2**-20)
+
+    _, _, ra, rb = bench_build(warmup=1, runs=3 if q else 9)
+    t.add("build resnet50 (cpu)", ra, rb, "s")
+    _, _, ra, rb = bench_meta_build(warmup=1, runs=3 if q else 9)
+    t.add("build resnet152 (meta)", ra, rb, "s")
+
+    print()
+    t.print()
+    if args.json:
+        out = {"machine": info, "results": t.results}
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
