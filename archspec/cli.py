@@ -60,7 +60,10 @@ def _count(n: int) -> str:
 
 
 def _giga(n: int) -> str:
-    return f"{n / 1e9:.3f} G" if n >= 1e7 else f"{n / 1e6:.3f} M"
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if n >= scale:
+            return f"{n / scale:.3f} {unit}"
+    return str(n)
 
 
 @app.command("list")

@@ -28,7 +28,11 @@ Act = Literal["relu", "relu6", "gelu", "silu", "tanh", "sigmoid", "none"]
 class SpecModel(BaseModel):
     """Base of every spec model: frozen, and an unknown key is an error, never ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # Attribute docstrings become field descriptions: the schema and docs/spec.md are
+    # generated from them, so the reference cannot drift from the code.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True
+    )
 
 
 class BlockConfig(SpecModel):

@@ -83,8 +83,8 @@ class InputSpec(Strict):
 
 class NamedStem(Strict):
     type: Literal["imagenet", "deep", "cifar", "none"]
-    "imagenet: 7x7/2 conv, norm, act, 3x3/2 max pool. deep: three 3x3 convs (ResNet-C), "
-    "then the pool. cifar: one 3x3 conv, norm, act. none: nothing."
+    """imagenet: 7x7/2 conv, norm, act, 3x3/2 max pool. deep: three 3x3 convs (ResNet-C),
+    norm, act, then the pool. cifar: one 3x3 conv, norm, act. none: nothing."""
     width: _int(1, MAX_CHANNELS) | None = None
     "Output channels (default 64 for imagenet and deep, 16 for cifar)."
 
@@ -93,27 +93,36 @@ class ConvLayer(Strict):
     conv: _int(1, MAX_CHANNELS)
     "Output channels."
     kernel: _int(1, MAX_KERNEL) = 3
+    "Kernel size (square)."
     stride: _int(1, MAX_STRIDE) = 1
+    "Stride."
     padding: _int(0, MAX_KERNEL) | None = None
-    "Default: kernel // 2."
+    "Zero padding on each side; default kernel // 2."
     groups: _int(1, MAX_CHANNELS) = 1
+    "Grouped convolution: channels split into this many groups."
     bias: bool = False
+    "Add a bias (off when a norm follows)."
 
 
 class NormLayer(Strict):
     norm: Norm
+    "Normalization: batch (BatchNorm2d), or none."
 
 
 class ActLayer(Strict):
     act: Act
+    "Activation function."
 
 
 class PoolLayer(Strict):
     pool: Literal["max", "avg"]
+    "Max or average pooling."
     kernel: _int(1, MAX_KERNEL) = 2
+    "Window size (square)."
     stride: _int(1, MAX_STRIDE) | None = None
-    "Default: the kernel size."
+    "Stride; default the kernel size."
     padding: _int(0, MAX_KERNEL) = 0
+    "Padding on each side."
 
 
 def _stem_layer_kind(value: Any) -> str | None:
@@ -167,8 +176,8 @@ class ArchSpec(Strict):
         | NamedStem
         | Annotated[tuple[StemLayer, ...], Field(strict=False, min_length=1, max_length=64)]
     ) = "imagenet"
-    "A named stem, {type, width}, or a list of layers ({conv: 64, kernel: 7, stride: 2}, "
-    "{norm: batch}, {act: relu}, {pool: max, kernel: 3, stride: 2, padding: 1})."
+    """A named stem, {type, width}, or a list of layers ({conv: 64, kernel: 7, stride: 2},
+    {norm: batch}, {act: relu}, {pool: max, kernel: 3, stride: 2, padding: 1})."""
     defaults: dict[str, Any] = Field(default_factory=dict)
     "Block settings every stage inherits (any key a stage takes)."
     stages: Annotated[
