@@ -109,7 +109,8 @@ def build_module(
         model = model.to_empty(device=device)
     if dtype is not None:
         model = model.to(dtype)
-    _initialize(model, graph, seed)
+    if device.type != "meta":  # meta tensors hold no values to initialize
+        _initialize(model, graph, seed)
     return model
 
 
