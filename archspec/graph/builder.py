@@ -127,26 +127,37 @@ class GraphBuilder:
                 ) from None
         # A module path names a module; a second op at the same path is a second call
         # of that module (a parameter-free activation), so the node id gets a suffix.
+        graph = self.graph
         node_id = scope
-        if node_id in self.graph:
+        if node_id in graph._succ:
             self._uses[scope] = self._uses.get(scope, 1) + 1
             node_id = f"{scope}#{self._uses[scope]}"
-        self.graph.add_node(
-            node_id,
-            op=op,
-            params=params,
-            scope=scope,
-            shape=tuple(shape),
-            inputs=tuple(v.node for v in inputs),
-            block=self._block,
-            stage=self._stage,
-            path=self._path,
-            init=init,
-        )
+        shape = tuple(shape)
+        # Written straight into networkx's adjacency dicts (the data structure its docs
+        # describe: _node, _succ, _pred), as add_node/add_edge would leave them: their
+        # per-call checks were a third of lowering time, and sweeps lower thousands of
+        # specs. Inputs are always nodes made here already, so nothing needs creating.
+        graph._node[node_id] = {
+            "op": op,
+            "params": params,
+            "scope": scope,
+            "shape": shape,
+            "inputs": tuple([v.node for v in inputs]),
+            "block": self._block,
+            "stage": self._stage,
+            "path": self._path,
+            "init": init,
+        }
+        graph._succ[node_id] = {}
+        preds = graph._pred[node_id] = {}
         for i, v in enumerate(inputs):
-            role = roles[i] if roles else self._path
-            self.graph.add_edge(v.node, node_id, role=role, shape=v.shape)
-        return Value(node_id, tuple(shape))
+            succ = graph._succ[v.node]
+            edge = succ.get(node_id)
+            if edge is None:  # one edge per pair, as add_edge keeps it
+                edge = succ[node_id] = preds[v.node] = {}
+            edge["role"] = roles[i] if roles else self._path
+            edge["shape"] = v.shape
+        return Value(node_id, shape)
 
     # -- ops --------------------------------------------------------------------------
     def conv(
@@ -233,6 +244,7 @@ class GraphBuilder:
         return self._node(op, name, inputs, params, roles=roles, init=init)
 
     def finish(self, out: Value) -> nx.DiGraph:
+        nx._clear_cache(self.graph)  # what add_node/add_edge would have done; _node skips it
         self.graph.graph["output"] = out.node
         self.graph.graph["output_shape"] = out.shape
         return self.graph

@@ -48,11 +48,18 @@ def node_cost(graph: nx.DiGraph, node: str) -> tuple[int, int]:
 
 
 def graph_stats(graph: nx.DiGraph) -> Stats:
+    """Totals of a graph IR, summed over :func:`node_cost` of every node."""
     params = macs = activations = 0
     per_stage: dict[str, dict[str, int]] = {}
     uncounted: set[str] = set()
-    for node, data in graph.nodes(data=True):
-        p, m = node_cost(graph, node)
+    # node_cost inlined over plain dicts: networkx's per-lookup views cost more than the
+    # arithmetic, and sweeps call this thousands of times.
+    nodes = dict(graph.nodes(data=True))
+    for node, data in nodes.items():
+        rule = OPS[data["op"]]
+        ins = [nodes[i]["shape"] for i in data["inputs"]]
+        m = rule.macs(data["params"], ins, data["shape"])
+        p = 0 if "#" in node else rule.params(data["params"], ins)
         params += p
         macs += m
         if data["op"] != "input":
