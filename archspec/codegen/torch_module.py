@@ -103,6 +103,9 @@ def build_module(
                 env[node] = fx_graph.call_function(torch.flatten, (args[0], 1))
             else:
                 raise GraphError(f"no torch lowering for op {op!r}", scope=data["scope"])
+            # Which IR node an fx node computes, for backends that read the fx graph
+            # (codegen/emit_python.py groups statements by block with it).
+            env[node].meta.setdefault("archspec_node", node)
     fx_graph.output(env[graph.graph["output"]])
     model = fx.GraphModule(root, fx_graph, class_name=_class_name(graph.graph["name"]))
     if device.type != "meta":
