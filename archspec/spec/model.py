@@ -242,19 +242,48 @@ class ArchSpec(Strict):
 
     @property
     def arch_id(self) -> str:
-        """A stable hash of the architecture: the same in every process, unchanged by
-        ``name`` and ``description`` or by how settings are spread over defaults and stages."""
-        stem = self.stem_spec
+        """A stable hash of the architecture: the same in every process and Python version;
+        unchanged by ``name`` and ``description``, by how settings are spread over defaults
+        and stages, and by writing a default out or leaving it implied; changed by any
+        other setting.
+
+        Only settings that differ from their defaults are hashed, so a new option added
+        to archspec (with a default that keeps networks as they were) leaves every
+        existing id as it was.
+        """
         body = {
             "input": list(self.input.shape),
-            "stem": stem.model_dump(mode="json")
-            if isinstance(stem, NamedStem)
-            else [layer.model_dump(mode="json") for layer in stem],
-            "stages": [b.model_dump(mode="json") for b in self.blocks],
-            "head": self.head.model_dump(mode="json"),
+            "stem": _stem_identity(self.stem_spec),
+            "stages": [
+                {"block": b.block, **b.model_dump(mode="json", exclude_defaults=True)}
+                for b in self.blocks
+            ],
+            "head": self.head.model_dump(mode="json", exclude_defaults=True),
         }
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# The width a named stem gets when none is written; graph/lower.py builds it, and a test
+# checks the two agree.
+NAMED_STEM_WIDTH = {"imagenet": 64, "deep": 64, "cifar": 16}
+
+
+def _stem_identity(stem: NamedStem | tuple[Any, ...]) -> Any:
+    """The stem with its implied values made explicit, for :attr:`ArchSpec.arch_id`."""
+    if isinstance(stem, NamedStem):
+        if stem.type == "none":
+            return {"type": "none"}
+        return {"type": stem.type, "width": stem.width or NAMED_STEM_WIDTH[stem.type]}
+    layers = []
+    for layer in stem:
+        data = layer.model_dump(mode="json", exclude_defaults=True)
+        if isinstance(layer, ConvLayer) and layer.padding == layer.kernel // 2:
+            data.pop("padding", None)
+        if isinstance(layer, PoolLayer) and layer.stride == layer.kernel:
+            data.pop("stride", None)
+        layers.append(data)
+    return layers
 
 
 def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
