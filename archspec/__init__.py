@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archspec.errors import ArchSpecError, GraphError, SpecError
+from archspec.errors import ArchSpecError, GraphError, PortError, SpecError
 from archspec.graph.stats import Stats
 from archspec.spec.load import load
 from archspec.spec.model import ArchSpec
@@ -28,11 +28,13 @@ __all__ = [
     "ArchSpec",
     "ArchSpecError",
     "GraphError",
+    "PortError",
     "SpecError",
     "Stats",
     "build",
     "load",
     "lower",
+    "port_state_dict",
     "presets",
     "stats",
 ]
@@ -88,3 +90,20 @@ def build(
     from archspec.codegen.torch_module import build_module
 
     return build_module(lower(spec, overrides), seed=seed, device=device, dtype=dtype)
+
+
+def port_state_dict(model: torch.nn.Module, foreign: Mapping[str, torch.Tensor]) -> dict[str, str]:
+    """Load a state_dict saved from another implementation of the same network (other
+    module names), pairing tensors by structure: module order and shapes. Returns which
+    foreign key each of the model's keys took; raises :class:`PortError` (missing, left
+    over, shape mismatches, all listed) and loads nothing when they do not pair up.
+
+    Example::
+
+        model = archspec.build("densenet121")
+        mapping = archspec.port_state_dict(model, torchvision_densenet121.state_dict())
+        mapping["fc.weight"]              # 'classifier.weight'
+    """
+    from archspec.codegen.port import port_state_dict as _port
+
+    return _port(model, foreign)

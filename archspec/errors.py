@@ -98,3 +98,27 @@ class GraphError(ArchSpecError):
     def __str__(self) -> str:
         where = f"block {self.scope}: " if self.scope else ""
         return f"{where}{self.message}"
+
+
+class PortError(ArchSpecError):
+    """A foreign state_dict that does not fit a model (``archspec.port_state_dict``).
+
+    ``missing``: the model's tensors with no counterpart, as ``(key, shape)``;
+    ``unexpected``: the checkpoint's tensors left over, as ``(key, shape)``;
+    ``mismatched``: paired tensors of different shapes, as
+    ``(our key, our shape, foreign key, foreign shape)``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        missing: Sequence[tuple[str, tuple[int, ...]]] = (),
+        unexpected: Sequence[tuple[str, tuple[int, ...]]] = (),
+        mismatched: Sequence[tuple[str, tuple[int, ...], str, tuple[int, ...]]] = (),
+    ) -> None:
+        self.message = message
+        self.missing = tuple(missing)
+        self.unexpected = tuple(unexpected)
+        self.mismatched = tuple(mismatched)
+        super().__init__(message)

@@ -15,6 +15,7 @@ import pytest
 import archspec
 from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
+from archspec.errors import SpecError
 from archspec.graph.lower import lower
 
 NODE_KEYS = {"op", "params", "scope", "shape", "inputs", "block", "stage", "path", "init"}
@@ -52,15 +53,19 @@ def test_preset_graph_is_well_formed(name: str) -> None:
 @pytest.mark.parametrize("skip", list(SKIPS))
 @pytest.mark.parametrize("downsample", list(DOWNSAMPLES))
 def test_block_graph_is_well_formed(block: str, skip: str, downsample: str) -> None:
-    spec = archspec.load("resnet20").override(
-        {
-            "input.size": 16,
-            "stem": {"type": "cifar", "width": 8},
-            "defaults": {"block": block, "skip": skip, "downsample": downsample},
-            "stages": [{"depth": 2, "width": 8}, {"depth": 2, "width": 16, "stride": 2}],
-        }
-    )
-    assert_well_formed(lower(spec))
+    overrides = {
+        "input.size": 16,
+        "stem": {"type": "cifar", "width": 8},
+        "defaults": {"block": block, "skip": skip, "downsample": downsample},
+        "stages": [{"depth": 2, "width": 8}, {"depth": 2, "width": 16, "stride": 2}],
+    }
+    kinds = blocks()[block].config.skip_kinds
+    if kinds is not None and skip not in kinds:
+        # a pair the block type refuses fails validation, naming the pair
+        with pytest.raises(SpecError, match=f"skip '{skip}' does not apply to block '{block}'"):
+            archspec.load("resnet20").override(overrides)
+        return
+    assert_well_formed(lower(archspec.load("resnet20").override(overrides)))
 
 
 def test_add_roles_are_main_then_skip() -> None:

@@ -1,6 +1,13 @@
 """Block types, one file each, registered by name (see :mod:`archspec.blocks.registry`)."""
 
-from archspec.blocks import basic, bottleneck, preact  # noqa: F401  (they register themselves)
+from archspec.blocks import (  # noqa: F401  (they register themselves)
+    basic,
+    bottleneck,
+    dense,
+    highway,
+    preact,
+    resnext,
+)
 from archspec.blocks.base import BlockConfig, BlockType
 from archspec.blocks.registry import blocks, get, register
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from archspec.spec.limits import MAX_CHANNELS, MAX_DEPTH, MAX_STRIDE
 
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 # Strict: a YAML "3" or 3.0 or true where a count belongs is a mistake, not a number.
 Count = Annotated[int, Field(strict=True, ge=1)]
+# A multiplier of channels (width_factor, expansion, bn_size).
+Factor = Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)]
+# A dropout-like probability: 0 is off, 1 would drop everything.
+Rate = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
 Norm = Literal["batch", "none"]
 Act = Literal["relu", "relu6", "gelu", "silu", "tanh", "sigmoid", "none"]
 
@@ -51,19 +55,46 @@ class BlockConfig(SpecModel):
     act: Act = "relu"
     "Activation function."
     skip: str = "identity"
-    "Skip connection: identity | projection | pad | none (and any registered kind)."
+    """Skip connection: identity | projection | pad | gated | sparse | none (and any
+    registered kind); see the skip kinds below."""
     downsample: str = "projection"
-    "What an identity skip becomes where the shape changes: projection | pad."
+    """What the skip becomes where the shape changes: projection | avgproj | pad | conv
+    (and any registered kind)."""
     zero_init_last: bool = False
-    "Start the last norm of each block at zero, so each block starts as its skip."
+    """Start each block's last norm (its last conv where no norm follows) at zero, so
+    each block starts as its skip."""
+    se: Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)] | None = None
+    """Squeeze-excitation (Hu et al. 2018) on the residual branch, with this reduction
+    ratio (16 in the paper): the branch output is pooled to one value per channel,
+    squeezed to channels/se, expanded back, and its sigmoid scales the branch; none: off."""
+    drop_path: Rate = 0.0
+    """Stochastic depth (Huang et al. 2016), as the deepest block's rate: the l-th of the
+    network's L blocks drops its residual branch, per sample and in training only, with
+    probability drop_path·l/L."""
+    gate_bias: Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)] = -2.0
+    """Initial bias of the 1x1 conv that makes the gate T(x) of gated and sparse skips
+    (and highway blocks): negative, so the gate starts nearly shut and the block near its
+    carry (Srivastava et al. 2015)."""
+    threshold: Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.5
+    """Sparse skips: in forward the gate is 1 where T(x) > threshold and 0 elsewhere; the
+    gradient is the soft gate's (straight-through)."""
 
     # A block whose output is not followed by norm + act sets this, so the network
     # ends with them before the pool (pre-activation blocks).
     needs_final_norm: ClassVar[bool] = False
+    # The skip kinds this block type can take; None: every registered kind. A block
+    # whose merge is not a residual sum (dense layers concatenate) lists its own.
+    skip_kinds: ClassVar[tuple[str, ...] | None] = None
 
     def out_channels(self, in_channels: int) -> int:
         """Channels this block outputs, given what it receives."""
         return self.width
+
+    def check_channels(self, **counts: int) -> None:
+        """Refuse channel counts the block derives (width × factors) above the limit."""
+        for what, n in counts.items():
+            if n > MAX_CHANNELS:
+                raise ValueError(f"{what} would be {n:,} channels, more than {MAX_CHANNELS:,}")
 
     @field_validator("skip")
     @classmethod
@@ -72,7 +103,23 @@ class BlockConfig(SpecModel):
 
         if value not in SKIPS:
             raise ValueError(f"unknown skip kind {value!r}; allowed: {', '.join(SKIPS)}")
+        allowed = cls.skip_kinds
+        if allowed is not None and value not in allowed:
+            block = cls.model_fields["block"].default
+            raise ValueError(
+                f"skip {value!r} does not apply to block {block!r}; "
+                f"block {block!r} takes skip: {' | '.join(allowed)}"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _attachments_fit(self) -> BlockConfig:
+        if self.drop_path > 0 and self.skip == "none":
+            raise ValueError(
+                f"drop_path does not apply to block {self.block!r} with skip 'none': it drops "
+                "the residual branch, and without a skip nothing would be left"
+            )
+        return self
 
     @field_validator("downsample")
     @classmethod
@@ -87,6 +134,7 @@ class BlockConfig(SpecModel):
 
 
 LowerFn = Callable[["GraphBuilder", Any, "Value", int], "Value"]
+StageFn = Callable[["GraphBuilder", Any, "Value"], "Value"]
 
 
 @dataclass(frozen=True)
@@ -95,9 +143,16 @@ class BlockType:
 
     ``lower(g, config, x, stride)`` emits one block's ops, inside the scope the caller
     opened (``layer2.0``), and returns the block's output value.
+
+    ``lower_stage(g, config, x)``, if given, lowers a whole stage instead (inside the
+    stage's scope, ``layer2``): for block types whose blocks pass more than one tensor to
+    the next (dense layers read every earlier feature map of the stage) or whose stages
+    need ops between the blocks (DenseNet's transitions). It opens each block itself with
+    ``g.block(...)``.
     """
 
     name: str
     config: type[BlockConfig]
     lower: LowerFn
     summary: str = ""
+    lower_stage: StageFn | None = None

@@ -2,18 +2,19 @@
 
 Two 3x3 convs, each followed by norm, an activation after the merge::
 
-    conv1 3x3 (stride) - bn1 - relu - conv2 3x3 - bn2 - (+ skip) - relu
+    conv1 3x3 (stride) - bn1 - relu - [dropout] - conv2 3x3 - bn2 - (+ skip) - relu
 
-Parameters (norm: batch): 9·c_in·w + 9·w·w·e + 2·w + 2·w·e, plus the skip's.
+``width_factor`` k widens both convs (Zagoruyko and Komodakis 2016): with w' = w·k,
+parameters (norm: batch) are 9·c_in·w' + 9·w'·w'·e + 2·w' + 2·w'·e, plus the skip's.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from archspec.blocks.base import BlockConfig, BlockType
+from archspec.blocks.base import BlockConfig, BlockType, Factor, Rate
 from archspec.blocks.registry import register
 from archspec.blocks.skips import residual
 from archspec.graph.builder import GraphBuilder, Value
@@ -23,16 +24,30 @@ from archspec.spec.limits import MAX_CHANNELS
 class BasicConfig(BlockConfig):
     block: Literal["basic"] = "basic"
     expansion: Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)] = 1
-    "Output channels are width × expansion (1 in ResNet-18/34)."
+    "Output channels are width × width_factor × expansion (1 in ResNet-18/34)."
+    width_factor: Factor = 1
+    "Widens both convs to width × width_factor channels (Wide ResNet's k)."
+    dropout: Rate = 0.0
+    "Dropout between the two convs (Wide ResNet's, 0.3 in the paper)."
+
+    @model_validator(mode="after")
+    def _channels_fit(self) -> BasicConfig:
+        self.check_channels(output=self.out_channels(0))
+        return self
+
+    def inner_width(self) -> int:
+        """Channels of the first conv."""
+        return self.width * self.width_factor
 
     def out_channels(self, in_channels: int) -> int:
-        return self.width * self.expansion
+        return self.inner_width() * self.expansion
 
 
 def lower(g: GraphBuilder, cfg: BasicConfig, x: Value, stride: int) -> Value:
     bias = cfg.norm == "none"
-    out = g.conv(x, cfg.width, 3, stride=stride, bias=bias, name="conv1")
+    out = g.conv(x, cfg.inner_width(), 3, stride=stride, bias=bias, name="conv1")
     out = g.act(g.norm(out, cfg.norm, name="bn1"), cfg.act)
+    out = g.dropout(out, cfg.dropout)
     out = g.conv(out, cfg.out_channels(x.channels), 3, bias=bias, name="conv2")
     out = g.norm(out, cfg.norm, name="bn2", init="zero" if cfg.zero_init_last else None)
     return g.act(residual(g, cfg, x, out, stride), cfg.act)

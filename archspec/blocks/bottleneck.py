@@ -4,17 +4,18 @@
 
 The stride sits on the 3x3 conv by default, as torchvision does ("ResNet v1.5", better
 accuracy); ``stride_at: 1x1`` puts it on the first 1x1 conv, as the 2015 paper did.
-Output channels are width × expansion (4). Parameters (norm: batch):
-c_in·w + 9·w·w/groups + w·4w + 2·(w + w + 4w), plus the skip's.
+Output channels are width × expansion (4). ``width_factor`` k widens the inner convs
+only (torchvision's wide_resnet50_2 has k = 2): with inner width i = w·k, parameters
+(norm: batch) are c_in·i + 9·i·i/groups + i·4w + 2·(i + i + 4w), plus the skip's.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from archspec.blocks.base import BlockConfig, BlockType
+from archspec.blocks.base import BlockConfig, BlockType, Factor
 from archspec.blocks.registry import register
 from archspec.blocks.skips import residual
 from archspec.graph.builder import GraphBuilder, Value
@@ -27,10 +28,18 @@ class BottleneckConfig(BlockConfig):
     "Output channels are width × expansion."
     stride_at: Literal["3x3", "1x1"] = "3x3"
     "Which conv carries the stride: 3x3 (torchvision) or 1x1 (the 2015 paper)."
+    width_factor: Factor = 1
+    """Widens the first 1x1 and the 3x3 conv to width × width_factor channels; the output
+    stays width × expansion (torchvision's wide_resnet50_2: 2)."""
+
+    @model_validator(mode="after")
+    def _channels_fit(self) -> BottleneckConfig:
+        self.check_channels(inner=self.width * self.width_factor, output=self.out_channels(0))
+        return self
 
     def inner_width(self) -> int:
         """Channels of the 3x3 conv (ResNeXt and wide variants change this)."""
-        return self.width
+        return self.width * self.width_factor
 
     def conv_groups(self) -> int:
         return 1

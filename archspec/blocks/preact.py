@@ -2,22 +2,26 @@
 Networks"): norm and activation come before each conv, nothing follows the merge, so
 the skip path is a pure identity from block to block::
 
-    basic:      bn1 - relu - conv1 3x3 (stride) - bn2 - relu - conv2 3x3 - (+ skip)
+    basic:      bn1 - relu - conv1 3x3 (stride) - bn2 - relu - [dropout] - conv2 3x3
+                - (+ skip)
     bottleneck: bn1 - relu - conv1 1x1 - bn2 - relu - conv2 3x3 (stride) - bn3 - relu
-                - conv3 1x1 - (+ skip)
+                - [dropout] - conv3 1x1 - (+ skip)
 
 Where the shape changes, the projection reads the pre-activated input (the paper's
 code does the same). A network of these blocks ends with norm and activation before
 the pool (``final_norm``, ``final_act``).
+
+The Wide ResNets of Zagoruyko and Komodakis 2016 are these blocks in basic form with
+``width_factor`` k (both convs of width w·k) and optional dropout between the convs.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from archspec.blocks.base import BlockConfig, BlockType
+from archspec.blocks.base import BlockConfig, BlockType, Factor, Rate
 from archspec.blocks.registry import register
 from archspec.blocks.skips import residual
 from archspec.graph.builder import GraphBuilder, Value
@@ -32,12 +36,27 @@ class PreactConfig(BlockConfig):
     "Output channels are width × expansion; default 1 (basic) or 4 (bottleneck)."
     stride_at: Literal["3x3", "1x1"] = "3x3"
     "Bottleneck form: which conv carries the stride."
+    width_factor: Factor = 1
+    """Widens the inner convs to width × width_factor channels: both convs of the basic
+    form, and so its output too (Wide ResNet's k); the first two of the bottleneck form."""
+    dropout: Rate = 0.0
+    """Dropout before the last conv: between the two convs of the basic form (Wide
+    ResNet's, 0.3 in the paper)."""
 
     needs_final_norm: ClassVar[bool] = True
 
+    @model_validator(mode="after")
+    def _channels_fit(self) -> PreactConfig:
+        self.check_channels(inner=self.inner_width(), output=self.out_channels(0))
+        return self
+
+    def inner_width(self) -> int:
+        return self.width * self.width_factor
+
     def out_channels(self, in_channels: int) -> int:
         default = 4 if self.form == "bottleneck" else 1
-        return self.width * (self.expansion or default)
+        widened = self.inner_width() if self.form == "basic" else self.width
+        return widened * (self.expansion or default)
 
 
 def lower(g: GraphBuilder, cfg: PreactConfig, x: Value, stride: int) -> Value:
@@ -45,16 +64,19 @@ def lower(g: GraphBuilder, cfg: PreactConfig, x: Value, stride: int) -> Value:
     last = "zero" if cfg.zero_init_last else None
     pre = g.act(g.norm(x, cfg.norm, name="bn1"), cfg.act)
     out_c = cfg.out_channels(x.channels)
+    inner = cfg.inner_width()
     if cfg.form == "basic":
-        out = g.conv(pre, cfg.width, 3, stride=stride, bias=bias, name="conv1")
+        out = g.conv(pre, inner, 3, stride=stride, bias=bias, name="conv1")
         out = g.act(g.norm(out, cfg.norm, name="bn2"), cfg.act)
+        out = g.dropout(out, cfg.dropout)
         out = g.conv(out, out_c, 3, bias=bias, name="conv2", init=last)
     else:
         s1, s3 = (stride, 1) if cfg.stride_at == "1x1" else (1, stride)
-        out = g.conv(pre, cfg.width, 1, stride=s1, padding=0, bias=bias, name="conv1")
+        out = g.conv(pre, inner, 1, stride=s1, padding=0, bias=bias, name="conv1")
         out = g.act(g.norm(out, cfg.norm, name="bn2"), cfg.act)
-        out = g.conv(out, cfg.width, 3, stride=s3, bias=bias, name="conv2")
+        out = g.conv(out, inner, 3, stride=s3, bias=bias, name="conv2")
         out = g.act(g.norm(out, cfg.norm, name="bn3"), cfg.act)
+        out = g.dropout(out, cfg.dropout)
         out = g.conv(out, out_c, 1, padding=0, bias=bias, name="conv3", init=last)
     return residual(g, cfg, x, out, stride, pre=pre)
 

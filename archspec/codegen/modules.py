@@ -29,6 +29,60 @@ class PadShortcut(nn.Module):
         return f"stride={self.stride}, pad=({self.pad_before}, {self.pad_after})"
 
 
+class Gate(nn.Module):
+    """``T·v``, or ``(1 − T)·v`` with ``complement``: one side of a gated merge.
+
+    With a ``threshold`` (sparse skips) the forward uses the hard gate, 1 where
+    T > threshold and 0 elsewhere, while the gradient is the soft gate's (a straight-
+    through estimate), so both the gate and the gated branch keep learning while the
+    forward pass only ever takes or drops a branch whole."""
+
+    def __init__(self, complement: bool, threshold: float | None) -> None:
+        super().__init__()
+        self.complement = complement
+        self.threshold = threshold
+
+    def forward(self, gate: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        soft = 1.0 - gate if self.complement else gate
+        if self.threshold is None:
+            return soft * value
+        hard = (gate > self.threshold).to(gate.dtype)
+        if self.complement:
+            hard = 1.0 - hard
+        out = soft * value
+        return out + (hard * value - out).detach()
+
+    def extra_repr(self) -> str:
+        side = "1 - T" if self.complement else "T"
+        return side if self.threshold is None else f"{side}, threshold={self.threshold}"
+
+
+class Scale(nn.Module):
+    """``x · s`` for per-channel weights ``s`` of shape (N, C, 1, 1) (squeeze-excitation)."""
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return x * s
+
+
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al. 2016): in training, zero each sample with
+    probability ``p`` and scale the kept ones by 1/(1 − p); in eval, the identity."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device)
+        return x * mask.bernoulli_(keep).div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:.4g}"
+
+
 _ACTS: dict[str, Callable[[bool], nn.Module]] = {
     "relu": lambda inplace: nn.ReLU(inplace=inplace),
     "relu6": lambda inplace: nn.ReLU6(inplace=inplace),
@@ -57,7 +111,10 @@ def _norm(p: dict[str, Any], inplace: bool, in_shape: tuple[int, ...]) -> nn.Mod
 
 def _pool(p: dict[str, Any], inplace: bool, in_shape: tuple[int, ...]) -> nn.Module:
     cls = nn.MaxPool2d if p["kind"] == "max" else nn.AvgPool2d
-    return cls(p["kernel"], stride=p["stride"], padding=p["padding"])
+    # ceil: a window cut by the border still makes an output (ResNet-D's pooled skip on
+    # odd sizes), so the pool matches the strided conv beside it.
+    ceil = bool(p.get("ceil", False))
+    return cls(p["kernel"], stride=p["stride"], padding=p["padding"], ceil_mode=ceil)
 
 
 def _global_pool(p: dict[str, Any], inplace: bool, in_shape: tuple[int, ...]) -> nn.Module:
@@ -80,6 +137,9 @@ MODULES: dict[str, ModuleFactory] = {
     "linear": lambda p, inplace, s: nn.Linear(p["in_features"], p["out_features"], bias=p["bias"]),
     "dropout": lambda p, inplace, s: nn.Dropout(p["p"]),
     "pad_skip": _pad_skip,
+    "gate": lambda p, inplace, s: Gate(p["complement"], p["threshold"]),
+    "scale": lambda p, inplace, s: Scale(),
+    "drop_path": lambda p, inplace, s: DropPath(p["p"]),
 }
 """op name -> factory(params, inplace, input shape) for ops that become modules."""
 

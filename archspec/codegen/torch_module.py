@@ -16,6 +16,7 @@ import networkx as nx
 import torch
 from torch import fx, nn
 
+from archspec.codegen.checkpoint import regions
 from archspec.codegen.modules import MODULES
 from archspec.errors import GraphError
 from archspec.graph.stats import graph_stats
@@ -79,23 +80,33 @@ def build_module(
     made: set[str] = set()
     # Modules are made on the meta device, then materialized once, so no time goes into
     # PyTorch's default init that ours would overwrite.
+    checkpointed = regions(graph)
     with torch.device("meta"):
         for node, data in graph.nodes(data=True):
             op = data["op"]
+            scope = data["scope"]
+            if op in MODULES and scope not in made:
+                in_shape = graph.nodes[data["inputs"][0]]["shape"]
+                inplace = _inplace_ok(graph, uses[scope])
+                _set_module(root, scope, MODULES[op](data["params"], inplace, in_shape))
+                made.add(scope)
+            region = checkpointed.get(node)
+            if region is not None:  # one call computes the whole region, at its last op
+                if node == region.nodes[-1]:
+                    env[node] = region.emit(fx_graph, env)
+                continue
             args = [env[i] for i in data["inputs"]]
             if op == "input":
                 env[node] = fx_graph.placeholder("x")
             elif op in MODULES:
-                scope = data["scope"]
-                if scope not in made:
-                    in_shape = graph.nodes[data["inputs"][0]]["shape"]
-                    inplace = _inplace_ok(graph, uses[scope])
-                    _set_module(root, scope, MODULES[op](data["params"], inplace, in_shape))
-                    made.add(scope)
                 env[node] = fx_graph.call_module(scope, tuple(args))
             elif op == "add":
-                # In place like torchvision's `out += identity` when nothing else reads it.
-                fn = operator.iadd if _sole_user(graph, data["inputs"][0]) else operator.add
+                # In place like torchvision's `out += identity` when nothing else reads it,
+                # and when it is no activation's output: ReLU, sigmoid and tanh keep their
+                # output for backward, so it must not change.
+                main = data["inputs"][0]
+                in_place = _sole_user(graph, main) and graph.nodes[main]["op"] != "act"
+                fn = operator.iadd if in_place else operator.add
                 env[node] = fx_graph.call_function(fn, tuple(args))
             elif op == "concat":
                 env[node] = fx_graph.call_function(torch.cat, (args,), {"dim": 1})
@@ -146,8 +157,8 @@ def _initialize(model: nn.Module, graph: nx.DiGraph, seed: int | None) -> None:
                     nn.init.zeros_(module.weight)
                 else:
                     nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+                if module.bias is not None:  # gates start with a set bias (gate_bias)
+                    nn.init.constant_(module.bias, data["params"].get("bias_init", 0.0))
             elif isinstance(module, nn.BatchNorm2d):
                 module.reset_running_stats()
                 nn.init.constant_(module.weight, 0.0 if zero else 1.0)

@@ -8,7 +8,8 @@ once, and returns a :class:`Value` to feed the next op. Shape errors become a
 Node attributes: ``op``, ``params`` (dict), ``scope`` (module path, e.g.
 ``layer1.0.conv1``), ``shape`` (output, no batch dim), ``inputs`` (ordered input node
 ids), ``block`` and ``stage`` (the block and stage scopes it belongs to, ``""`` outside
-them), ``path`` (``main`` or ``skip``: which side of a residual it is on), ``init``
+them), ``path`` (``main``, ``skip`` or ``gate``: which side of a residual it is on, or
+the gate of a gated one), ``init``
 (optional init rule such as ``zero``). Edge attribute ``role``: ``main``, ``skip`` or
 ``gate``.
 """
@@ -48,6 +49,10 @@ class GraphBuilder:
         self._block = ""
         self._stage = ""
         self._uses: dict[str, int] = {}
+        self._region: list[str] | None = None
+        # Blocks in the whole network, set by the lowering before the first stage, so a
+        # block can know how deep it sits (stochastic depth rates rise with depth).
+        self.total_blocks = 0
         self.input = self._node("input", "input", [], {}, tuple(input_shape))
 
     # -- scopes -------------------------------------------------------------------
@@ -93,6 +98,27 @@ class GraphBuilder:
                 yield record
         finally:
             self._block = outer
+
+    def depth_fraction(self) -> float:
+        """l / L for the block being lowered: the l-th (from 1) of the network's L blocks."""
+        done = len(self.graph.graph["blocks"])
+        return done / max(self.total_blocks, done, 1)
+
+    @contextmanager
+    def checkpoint(self) -> Iterator[None]:
+        """Ops created inside form one region that the built model recomputes in backward
+        instead of keeping its activations (``torch.utils.checkpoint``). A region is a
+        chain: optionally a concat of its inputs, then single-input ops, one output.
+        Regions are listed in ``graph.graph["checkpoints"]`` (node ids, in order)."""
+        if self._region is not None:
+            raise RuntimeError("checkpoint regions do not nest")
+        self._region = region = []
+        try:
+            yield
+        finally:
+            self._region = None
+        if region:
+            self.graph.graph.setdefault("checkpoints", []).append(region)
 
     @contextmanager
     def path(self, path: str) -> Iterator[None]:
@@ -157,6 +183,8 @@ class GraphBuilder:
                 edge = succ[node_id] = preds[v.node] = {}
             edge["role"] = roles[i] if roles else self._path
             edge["shape"] = v.shape
+        if self._region is not None:
+            self._region.append(node_id)
         return Value(node_id, shape)
 
     # -- ops --------------------------------------------------------------------------

@@ -27,12 +27,16 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
         graph.nodes["layer1.0.conv1"]["shape"]   # (64, 56, 56)
     """
     g = GraphBuilder(spec.name, spec.input.shape)
+    g.total_blocks = sum(cfg.depth for cfg in spec.blocks)
     with g.section("stem"):
         x = lower_stem(g, spec.stem_spec, g.input)
     for i, cfg in enumerate(spec.blocks):
         block_type = get(cfg.block)
         assert block_type is not None  # validation resolved it
         with g.stage(f"layer{i + 1}", index=i, kind=cfg.block, depth=cfg.depth, config=cfg):
+            if block_type.lower_stage is not None:
+                x = block_type.lower_stage(g, cfg, x)
+                continue
             for j in range(cfg.depth):
                 with g.block(str(j), x, kind=cfg.block, skip=cfg.skip, index=j) as record:
                     x = block_type.lower(g, cfg, x, cfg.stride if j == 0 else 1)

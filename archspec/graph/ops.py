@@ -83,11 +83,18 @@ def _norm_shape(p: Params, ins: Sequence[Shape]) -> Shape:
     return ins[0]
 
 
+def _ceil_spatial(size: int, kernel: int, stride: int, padding: int) -> int:
+    # PyTorch's ceil_mode: round up, but a window may not start in the right padding.
+    out = -(-(size + 2 * padding - kernel) // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + padding else out
+
+
 def _pool_shape(p: Params, ins: Sequence[Shape]) -> Shape:
     c, h, w = _feature_map(ins[0], "pool")
     k, s, pad = p["kernel"], p["stride"], p["padding"]
     _check_stride(h, w, s, "pool")
-    return _sized((c, _spatial(h, k, s, pad), _spatial(w, k, s, pad)), "pool", "downsampling")
+    size = _ceil_spatial if p.get("ceil") else _spatial
+    return _sized((c, size(h, k, s, pad), size(w, k, s, pad)), "pool", "downsampling")
 
 
 def _global_pool_shape(p: Params, ins: Sequence[Shape]) -> Shape:
@@ -136,6 +143,20 @@ def _pad_skip_shape(p: Params, ins: Sequence[Shape]) -> Shape:
     return (p["out_channels"], -(-h // s), -(-w // s))
 
 
+def _gate_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    gate, value = ins
+    if gate != value:
+        raise ShapeMismatch(f"a gate of shape {gate} cannot scale a tensor of shape {value}")
+    return value
+
+
+def _scale_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    x, s = ins
+    if s != (x[0], 1, 1):
+        raise ShapeMismatch(f"channel weights of shape {s} cannot scale a tensor of shape {x}")
+    return x
+
+
 def _none(p: Params, ins: Sequence[Shape]) -> int:
     return 0
 
@@ -170,6 +191,13 @@ OPS: dict[str, OpRule] = {
     "add": OpRule(_add_shape, arity=0),
     "concat": OpRule(_concat_shape, arity=0, counted=True),
     "pad_skip": OpRule(_pad_skip_shape, counted=True),
+    # gate(T, v): T·v, or (1 − T)·v with complement; with a threshold, T is 0/1 in forward
+    # and the gradient the soft gate's (gated and sparse skips, highway blocks).
+    "gate": OpRule(_gate_shape, arity=2),
+    # scale(x, s): x times per-channel weights s of shape (C, 1, 1) (squeeze-excitation).
+    "scale": OpRule(_scale_shape, arity=2),
+    # Stochastic depth: zero the whole sample with probability p in training.
+    "drop_path": OpRule(_same, counted=True),
 }
 
 
