@@ -1,0 +1,1 @@
+"""Analyses that run a built network: gradient flow at initialization."""

@@ -1,0 +1,73 @@
+"""Random search: specs drawn from a typed search space, reproducible by seed."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from archspec.errors import ArchSpecError
+from archspec.spec.load import load
+from archspec.spec.model import ArchSpec
+from archspec.sweep.space import Space
+
+# Draws allowed per requested spec before giving up on skipped or repeated points.
+MAX_DRAWS_PER_SPEC = 100
+
+
+def sample(
+    base: str | Path | ArchSpec,
+    space: Space | Mapping[Any, Any],
+    n: int,
+    seed: int = 0,
+    *,
+    invalid: Literal["raise", "skip"] = "raise",
+    unique: bool = False,
+) -> list[ArchSpec]:
+    """``n`` specs, each ``base`` with one random point of ``space`` applied.
+
+    The same ``seed`` gives the same specs in every process and Python version. A point
+    that does not validate raises its :class:`~archspec.ArchSpecError` (naming the
+    override); with ``invalid="skip"`` another point is drawn. ``unique=True`` draws
+    again for an architecture already taken (same :attr:`~ArchSpec.arch_id`). If ``n``
+    specs cannot be found in ``100 * n`` draws, an error says how many were.
+
+    Example::
+
+        from archspec.sweep import IntRange, FloatRange
+        specs = archspec.sample("resnet50", {
+            "stages.2.depth": IntRange(2, 36),
+            "defaults.width": [32, 64],
+            "head.dropout": FloatRange(0.0, 0.5),
+        }, n=100, seed=0)
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ArchSpecError(f"n must be a whole number >= 0, got {n!r}")
+    if invalid not in ("raise", "skip"):
+        raise ArchSpecError(f"invalid= must be 'raise' or 'skip', got {invalid!r}")
+    spec = load(base)
+    dims = Space.of(space)
+    rng = random.Random(seed)
+    out: list[ArchSpec] = []
+    seen: set[str] = set()
+    draws = 0
+    while len(out) < n:
+        if draws >= MAX_DRAWS_PER_SPEC * n:
+            why = "valid and distinct" if unique else "valid"
+            raise ArchSpecError(
+                f"found only {len(out)} {why} specs of {n} in {draws} draws from the space"
+            )
+        draws += 1
+        try:
+            candidate = spec.override(dims.sample(rng))
+        except ArchSpecError:
+            if invalid == "raise":
+                raise
+            continue
+        if unique:
+            if candidate.arch_id in seen:
+                continue
+            seen.add(candidate.arch_id)
+        out.append(candidate)
+    return out
