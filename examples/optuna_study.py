@@ -49,7 +49,7 @@ SPACE: dict[Any, Any] = {
     ("stages.0.depth", "stages.1.depth", "stages.2.depth"): IntRange(1, 6),
     "defaults.act": ["relu", "silu"],
     "defaults.zero_init_last": [False, True],
-    "stem": Choice(["cifar", {"type": "cifar", "width": 32}]),
+    "stem": Choice(["cifar", {"type": "cifar", "width": 8}]),
     "head.dropout": FloatRange(0.0, 0.3),
 }
 CLASSES = 10
@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="training steps per trial")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=16, help="input size (pixels)")
-    parser.add_argument("--max-macs", type=int, default=60_000_000, help="MAC budget")
+    parser.add_argument("--max-macs", type=int, default=20_000_000, help="MAC budget")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
