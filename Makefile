@@ -30,11 +30,14 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The site (mkdocs.yml, strict: a broken link fails), after regenerating the reference.
 docs: $(STAMP)
 	$(BIN)/python scripts/gen_spec_docs.py
+	$(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_resnet50.py
+	$(BIN)/python benchmarks/bench_stats.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
