@@ -24,6 +24,7 @@ from archspec.graph.lower import lower
 from archspec.spec.load import from_data
 
 SMALL = {"input_size": 16, "batch": 4, "seed": 0}
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "gradflow"
 # Two xdist workers share two cores: a second torch thread each would only wait.
 torch.set_num_threads(1)
 
@@ -191,3 +192,10 @@ def test_cli_errors_are_short(tmp_path: Path, args: list[str], code: int) -> Non
     assert "Traceback" not in proc.stderr
     assert 1 <= len(proc.stderr.strip().splitlines()) <= 2, proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_the_variants_docs_plot_are_valid_specs(path: Path) -> None:
+    spec = archspec.load(path)
+    assert spec.name == path.stem
+    assert archspec.lower(spec).graph["output_shape"] == (10,)

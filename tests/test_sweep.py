@@ -151,7 +151,8 @@ def test_sample_is_the_same_in_other_processes() -> None:
         "print([s.arch_id for s in archspec.sample('resnet56', t.SPACE, n=5, seed=3)])"
     )
     here = str([s.arch_id for s in archspec.sample("resnet56", SPACE, n=5, seed=3)])
-    env = {**os.environ, "PYTHONHASHSEED": "123", "PYTHONPATH": str(Path(__file__).parent)}
+    path = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONHASHSEED": "123", "PYTHONPATH": path}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
