@@ -23,6 +23,7 @@ from archspec.spec.model import NAMED_STEM_WIDTH
 
 # archspec.load("resnet50").arch_id, pinned: a change here changes every stored id.
 RESNET50_ARCH_ID = "e250b79d828232bc"
+torch.set_num_threads(1)  # two xdist workers share two cores
 RANDOM = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
