@@ -57,9 +57,12 @@ CLASSES = 10
 
 def storage_of(where: str) -> BaseStorage:
     """A database URL (``sqlite:///study.db``, ``postgresql://...``) or a journal file."""
-    if "://" in where:
-        # SQLite serializes writers; a generous timeout keeps busy workers from failing.
+    if where.startswith("sqlite:"):
+        # SQLite serializes writers; a generous lock timeout keeps busy workers waiting
+        # instead of failing.
         return RDBStorage(where, engine_kwargs={"connect_args": {"timeout": 60}})
+    if "://" in where:
+        return RDBStorage(where)
     return JournalStorage(JournalFileBackend(where))
 
 
