@@ -200,10 +200,12 @@ def test_stats_many_in_a_pool_of_processes() -> None:
     assert [r.name for r in results if isinstance(r, archspec.Stats)] == ["resnet20"] * 149
 
 
-def test_stats_many_rejects_bad_workers() -> None:
+def test_stats_many_rejects_bad_arguments() -> None:
     for bad in (0, -1, 1.5, True):
         with pytest.raises(archspec.ArchSpecError):
             archspec.stats_many(["resnet20"], workers=bad)  # type: ignore[arg-type]
+    with pytest.raises(archspec.ArchSpecError, match="context"):
+        archspec.stats_many(["resnet20"], workers=2, context="threads")
 
 
 def test_space_sample_draws_each_choice() -> None:

@@ -57,6 +57,9 @@ def stats_many(
         workers = os.cpu_count() or 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ArchSpecError(f"workers must be a whole number >= 1, got {workers!r}")
+    if context not in multiprocessing.get_all_start_methods():
+        methods = ", ".join(multiprocessing.get_all_start_methods())
+        raise ArchSpecError(f"context must be one of {methods}, got {context!r}")
     workers = min(workers, max(1, len(items) // MIN_SPECS_PER_WORKER))
     if workers == 1:
         return _chunk(items)
