@@ -129,7 +129,8 @@ class _Recorder(fx.Interpreter):
     def run_node(self, n: fx.Node) -> Any:
         result = super().run_node(n)
         if n in self.keep:
-            result.retain_grad()
+            if result.requires_grad:  # a block of constants has no gradient to keep
+                result.retain_grad()
             self.kept[self.keep[n]] = result
         return result
 
