@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from archspec.errors import ArchSpecError, GraphError, PortError, SpecError
 from archspec.graph.stats import Stats
+from archspec.report.summary import Summary
 from archspec.spec.load import load
 from archspec.spec.model import ArchSpec
 from archspec.spec.presets import presets
@@ -34,16 +35,22 @@ __all__ = [
     "PortError",
     "SpecError",
     "Stats",
+    "Summary",
     "build",
+    "emit_python",
     "gradflow",
     "grid",
     "load",
+    "load_checkpoint",
     "lower",
     "port_state_dict",
     "presets",
+    "render",
     "sample",
+    "save_checkpoint",
     "stats",
     "stats_many",
+    "summary",
 ]
 __version__ = "0.1.0"
 
@@ -97,6 +104,112 @@ def build(
     from archspec.codegen.torch_module import build_module
 
     return build_module(lower(spec, overrides), seed=seed, device=device, dtype=dtype)
+
+
+def with_input_size(spec: ArchSpec, input_size: Sequence[int] | None) -> tuple[ArchSpec, int]:
+    """``spec`` with the input ``(N, C, H, W)`` or ``(C, H, W)`` asks for, and the
+    batch size N (1 if not given): the channels and size become the spec's input.
+
+    Example::
+
+        spec, batch = with_input_size(archspec.load("resnet50"), (8, 3, 160, 160))
+    """
+    if input_size is None:
+        return spec, 1
+    dims = tuple(input_size)
+    if len(dims) not in (3, 4) or any(int(d) < 1 for d in dims):
+        raise ArchSpecError(f"input size {dims}: give N x C x H x W or C x H x W, each >= 1")
+    batch, (c, h, w) = (dims[0], dims[1:]) if len(dims) == 4 else (1, dims)
+    if (c, h, w) != spec.input.shape:
+        spec = spec.override({"input.channels": c, "input.size": [h, w]})
+    return spec, batch
+
+
+def summary(
+    spec: SpecLike,
+    *,
+    input_size: Sequence[int] | None = None,
+    depth: int = 3,
+    overrides: Overrides = None,
+) -> Summary:
+    """Params, MACs and FLOPs (analytic, per stage) with torchinfo's layer table from a
+    forward pass on the meta device: seconds, and no memory, even for 10^10 parameters.
+    ``input_size`` is ``(N, C, H, W)`` (or ``(C, H, W)``); counts are for the batch.
+
+    Example::
+
+        s = archspec.summary("resnet50")
+        s.params, s.macs, s.flops, s.torchinfo_mult_adds
+        print(s.torchinfo_table)
+    """
+    from archspec.graph.lower import lower as _lower
+    from archspec.report.summary import summarize
+
+    loaded, batch = with_input_size(load(spec, overrides), input_size)
+    return summarize(_lower(loaded), batch=batch, depth=depth)
+
+
+def render(
+    spec: SpecLike,
+    path: str | Path,
+    *,
+    detail: str = "block",
+    overrides: Overrides = None,
+) -> Path:
+    """Draw a spec to ``path``: ``.svg``, ``.png``, ``.pdf`` (Graphviz's dot layout) or
+    ``.dot`` (the Graphviz source), at ``detail`` ``stage``, ``block`` (runs of identical
+    blocks drawn once, ×N) or ``layer`` (every op). The file is written atomically.
+
+    Example::
+
+        archspec.render("resnet50", "resnet50.svg", detail="block")
+    """
+    from archspec.render import render_graph
+
+    return render_graph(lower(spec, overrides), path, detail=detail)
+
+
+def emit_python(spec: SpecLike, overrides: Overrides = None) -> str:
+    """Standalone PyTorch source for a spec: it needs no archspec, builds the same
+    module hierarchy (the same ``state_dict`` loads) and computes the same outputs.
+
+    Example::
+
+        Path("resnet50_model.py").write_text(archspec.emit_python("resnet50"))
+    """
+    from archspec.codegen.emit_python import emit_python as _emit
+    from archspec.graph.lower import lower as _lower
+
+    loaded = load(spec, overrides)
+    return _emit(_lower(loaded), spec_yaml=loaded.to_yaml())
+
+
+def save_checkpoint(
+    model: torch.nn.Module, spec: SpecLike, path: str | Path, *, seed: int | None = None
+) -> Path:
+    """Save a model's ``state_dict`` with its normalized spec (a ``.pt`` file that
+    :func:`load_checkpoint` rebuilds from alone).
+
+    Example::
+
+        archspec.save_checkpoint(model, "resnet50", "resnet50.pt", seed=0)
+    """
+    from archspec.checkpoint import save_checkpoint as _save
+
+    return _save(model, load(spec), path, seed=seed)
+
+
+def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The model saved by ``archspec build SPEC -o model.pt`` (or :func:`save_checkpoint`),
+    rebuilt from the spec inside and loaded strictly; ``model.spec`` is that spec.
+
+    Example::
+
+        model = archspec.load_checkpoint("resnet50.pt")
+    """
+    from archspec.checkpoint import load_checkpoint as _load_checkpoint
+
+    return _load_checkpoint(path, device=device)
 
 
 def port_state_dict(model: torch.nn.Module, foreign: Mapping[str, torch.Tensor]) -> dict[str, str]:

@@ -1,21 +1,23 @@
 """The ``archspec`` command line.
 
 Exit codes: 0 success, 1 a spec or graph error (printed in one or two lines, no
-traceback), 2 a usage error.
+traceback), 2 a usage error, 3 an internal error. A command is one function; tables
+go through :mod:`archspec.report.console` (rich on a terminal, plain text in a pipe).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 import archspec
 from archspec.errors import ArchSpecError
@@ -26,8 +28,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="Build, check and measure neural networks from declarative YAML specs.\n\n"
-    "SPEC is a path to a YAML file or the name of a shipped preset (archspec list).\n"
-    "Exit codes: 0 ok, 1 a spec or graph error, 2 a usage error.",
+    "SPEC is a path to a YAML file or the name of a shipped preset (archspec list). "
+    "Tables are rich on a terminal and plain text when piped.\n\n"
+    "\b\nExamples:\n"
+    "  archspec validate my_net.yaml\n"
+    "  archspec summary resnet50 --input 1x3x224x224\n"
+    "  archspec render resnet50 -o resnet50.svg --detail block\n"
+    "  archspec build resnet50 --seed 0 -o resnet50.pt --emit-python resnet50.py\n"
+    "  archspec compare resnet56 plain56\n\n"
+    "\b\nExit codes:\n"
+    "  0  ok\n"
+    "  1  a spec or graph error, or a file that cannot be read or written\n"
+    "     (one or two lines on stderr, no traceback)\n"
+    "  2  a usage error: an unknown option, a bad value, a wrong file suffix\n"
+    "  3  an internal error (a bug: please report it; ARCHSPEC_DEBUG=1 shows the traceback)",
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -37,6 +51,21 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a field: PATH=VALUE, e.g. stages.2.depth=23."),
 ]
+
+
+class Detail(StrEnum):
+    """How much a diagram shows."""
+
+    stage = "stage"
+    block = "block"
+    layer = "layer"
+
+
+def _progress(message: str) -> contextlib.AbstractContextManager[None]:
+    """A spinner on stderr for work that takes longer than a second."""
+    from archspec.report.console import progress
+
+    return progress(message)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -59,30 +88,27 @@ def _count(n: int) -> str:
     return f"{n:,}"
 
 
-def _giga(n: int) -> str:
-    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if n >= scale:
-            return f"{n / scale:.3f} {unit}"
-    return str(n)
-
-
 @app.command("list")
 def list_presets() -> None:
-    """List the shipped preset specs, with their parameter counts.
+    """List the shipped presets, with their params and MACs.
 
-    Example: archspec list
+    \b
+    Examples:
+      archspec list
+      archspec list | grep resnet
     """
     from archspec.graph.stats import graph_stats
+    from archspec.report.console import print_table
+    from archspec.report.units import short
 
-    table = Table("preset", "params", "description", box=None, pad_edge=False)
+    rows = []
     for name in archspec.presets():
         spec = archspec.load(name)
-        table.add_row(
-            name,
-            _count(graph_stats(archspec.lower(spec)).params),
-            spec.description.split("(")[0].strip(),
+        stats = graph_stats(archspec.lower(spec))
+        rows.append(
+            [name, _count(stats.params), short(stats.macs), spec.description.split("(")[0].strip()]
         )
-    out.print(table)
+    print_table(["preset", "params", "MACs", "description"], rows, right={"params", "MACs"})
 
 
 @app.command()
@@ -114,112 +140,275 @@ def validate(
 @app.command()
 def summary(
     spec: SpecArg,
+    input_size: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Input N x C x H x W (or C x H x W), e.g. 8x3x160x160; default 1 x the spec's.",
+        ),
+    ] = None,
+    depth: Annotated[
+        int, typer.Option("--depth", "-d", min=0, help="Module levels in torchinfo's table.")
+    ] = 3,
     sets: SetOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    """Parameters, MACs and FLOPs of a spec, counted analytically from shapes.
+    """Params, MACs and FLOPs: torchinfo's layer table and the analytic totals.
 
-    MACs count one multiply-add as one (torchvision's "GFLOPS", torchinfo's "mult-adds");
-    FLOPs count it as two. Both cover convolutions and linear layers.
+    torchinfo runs a forward pass on the meta device (no weights are allocated, so even
+    resnet1202 takes seconds); the totals are computed from shapes, per stage.
 
-    Example: archspec summary resnet50 --json
+    MACs count one multiply-add as one, over convolutions and linear layers (torchvision's
+    "GFLOPS"); FLOPs count it as two (torch.utils.flop_counter). torchinfo's "mult-adds"
+    also count biases and norm weights; the difference is shown. Ops outside the MAC
+    convention (norms, activations, pools, adds) are listed, not counted as zero.
+
+    \b
+    Examples:
+      archspec summary resnet50
+      archspec summary resnet50 --input 8x3x160x160 --depth 1
+      archspec summary resnet1202 --json | jq .macs
     """
-    from archspec.graph.stats import graph_stats
+    from archspec.report.summary import summarize
+    from archspec.report.units import parse_shape
 
-    loaded = _load(spec, sets)
-    stats = graph_stats(_lower(loaded, spec))
+    try:
+        dims = parse_shape(input_size) if input_size is not None else None
+    except ValueError as exc:
+        raise fail(f"--input: {exc}", 2) from None
+    loaded, batch = archspec.with_input_size(_load(spec, sets), dims)
+    with _progress(f"summarizing {loaded.name}"):
+        report = summarize(_lower(loaded, spec), batch=batch, depth=depth)
     if as_json:
-        record = {
-            "name": stats.name,
-            "arch_id": loaded.arch_id,
-            "params": stats.params,
-            "trainable_params": stats.trainable_params,
-            "macs": stats.macs,
-            "flops": stats.flops,
-            "input_size": [1, *stats.input_shape],
-            "output_size": [1, *stats.output_shape],
-            "activations": stats.activations,
-            "stages": stats.per_stage,
-            "uncounted_ops": list(stats.uncounted),
-        }
-        out.print_json(json.dumps(record))
+        out.print_json(json.dumps(report.to_json()))
         return
-    table = Table(
-        title=f"{stats.name}  (input 1x{'x'.join(map(str, stats.input_shape))})",
-        box=None,
-        pad_edge=False,
-        title_justify="left",
+    _print_summary(report)
+
+
+def _print_summary(report: Any) -> None:
+    from archspec.report.console import print_table
+    from archspec.report.units import count, shape, short
+
+    if report.torchinfo_table:
+        sys.stdout.write(f"torchinfo ({report.torchinfo_device} device)\n")
+        sys.stdout.write(report.torchinfo_table.rstrip("\n") + "\n\n")
+    for note in report.notes:
+        err.print(f"note: {note}", markup=False)
+    rows = [
+        [p.name, count(p.params), short(p.macs), short(p.flops), shape(p.output_size)]
+        for p in report.stages
+    ]
+    print_table(
+        ["part", "params", "MACs", "FLOPs", "output"],
+        rows,
+        title=f"{report.name}: input {shape(report.input_size)}, output "
+        f"{shape(report.output_size)}",
+        right={"params", "MACs", "FLOPs"},
     )
-    table.add_column("part")
-    table.add_column("params", justify="right")
-    table.add_column("MACs", justify="right")
-    for part, row in stats.per_stage.items():
-        if part != "input":
-            table.add_row(part, _count(row["params"]), _giga(row["macs"]))
-    out.print(table)
-    out.print(f"params     {_count(stats.params)}  (trainable {_count(stats.trainable_params)})")
-    out.print(f"MACs       {_count(stats.macs)}  ({_giga(stats.macs)}; one multiply-add = 1)")
-    out.print(f"FLOPs      {_count(stats.flops)}  ({_giga(stats.flops)}; = 2 x MACs)")
-    out.print(f"output     1x{'x'.join(map(str, stats.output_shape))}")
-    out.print(
-        f"not in MACs: {', '.join(stats.uncounted)} (convs and linear layers only, as "
-        "torchvision counts)",
-        markup=False,
-    )
+    lines = [
+        ("params", f"{count(report.params)}  (trainable {count(report.trainable_params)})"),
+        (
+            "MACs",
+            f"{count(report.macs)}  ({short(report.macs)}; 1 multiply-add = 1 MAC, convs "
+            "and linear layers, as torchvision counts)",
+        ),
+        ("FLOPs", f"{count(report.flops)}  ({short(report.flops)}; 2 per MAC)"),
+    ]
+    if report.torchinfo_mult_adds is not None:
+        extra = report.torchinfo_mult_adds - report.macs
+        agrees = report.torchinfo_mult_adds == report.expected_torchinfo_mult_adds
+        lines.append(
+            (
+                "torchinfo mult-adds",
+                f"{count(report.torchinfo_mult_adds)}  (= MACs + {count(extra)} for biases "
+                f"and norm weights{'' if agrees else '; NOT what its rules predict'})",
+            )
+        )
+    lines.append(("depth", f"{report.depth} weighted layers on the longest path"))
+    if report.uncounted:
+        ops = ", ".join(f"{op} ×{n}" for op, n in report.uncounted.items())
+        lines.append(("not in MACs", ops))
+    width = max(len(k) for k, _ in lines)
+    sys.stdout.write("\n" + "".join(f"{k.ljust(width)}  {v}\n" for k, v in lines))
 
 
 @app.command()
 def build(
     spec: SpecArg,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write a torch.export program (.pt2).")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="model.pt2: a torch.export program; model.pt: the state_dict with the spec.",
+        ),
+    ] = None,
+    emit_python: Annotated[
+        Path | None,
+        typer.Option(
+            "--emit-python", help="Write standalone PyTorch source (needs no archspec) to a .py."
+        ),
     ] = None,
     sets: SetOpt = None,
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible initial weights.")] = None,
 ) -> None:
-    """Build the PyTorch model of a spec; with -o model.pt2, save it as a torch.export
-    program (load it back with torch.export.load).
+    """Build the model of a spec; save it as .pt2, .pt or standalone Python.
 
-    Example: archspec build resnet50 -o resnet50.pt2 --seed 0
+    -o model.pt2 writes a torch.export program (torch.export.load); -o model.pt the
+    state_dict with the spec inside (archspec.load_checkpoint); --emit-python model.py
+    source that needs only PyTorch and loads that same state_dict.
+
+    \b
+    Examples:
+      archspec build resnet50 --seed 0 -o resnet50.pt
+      archspec build resnet50 -o resnet50.pt2
+      archspec build resnet56 --emit-python resnet56.py -o resnet56.pt --seed 0
+      archspec build resnet50 --set stages.2.depth=23 -o resnet101ish.pt
     """
-    if output is not None and output.suffix != ".pt2":
-        raise fail(f"{output}: the output must end in .pt2 (a torch.export program)", 2)
+    if output is not None and output.suffix not in (".pt2", ".pt"):
+        raise fail(f"{output}: -o takes a .pt2 (torch.export) or .pt (checkpoint) file", 2)
+    if emit_python is not None and emit_python.suffix != ".py":
+        raise fail(f"{emit_python}: --emit-python takes a .py file", 2)
+    for path in (output, emit_python):
+        if path is not None and not (path.parent if str(path.parent) else Path(".")).is_dir():
+            raise fail(f"{path}: the directory {path.parent} does not exist")
     loaded = _load(spec, sets)
     graph = _lower(loaded, spec)
+    from archspec.files import atomic_path, atomic_write
+    from archspec.graph.stats import graph_stats
+    from archspec.report.units import short
+
+    if emit_python is not None:
+        from archspec.codegen.emit_python import emit_python as emit
+
+        with _progress(f"writing the source of {loaded.name}"):
+            atomic_write(emit_python, emit(graph, spec_yaml=loaded.to_yaml()))
+        out.print(f"wrote {emit_python} (standalone PyTorch source)", markup=False)
+        if output is None:
+            return
     from archspec.codegen.torch_module import build_module
 
+    params = graph_stats(graph).params
     start = time.perf_counter()
-    model = build_module(graph, seed=seed)
-    params = sum(p.numel() for p in model.parameters())
+    with _progress(f"building {loaded.name} ({short(params)} params)"):
+        model = build_module(graph, seed=seed)
     out.print(
         f"built {loaded.name}: {_count(params)} params in {time.perf_counter() - start:.2f} s",
         markup=False,
     )
-    if output is not None:
-        import torch
+    if output is None:
+        return
+    import torch
 
-        from archspec.files import atomic_path
-
-        start = time.perf_counter()
+    start = time.perf_counter()
+    if output.suffix == ".pt2":
         example = torch.zeros(1, *graph.graph["input_shape"])
-        with err.status(f"exporting {loaded.name}..."):
+        with _progress(f"exporting {loaded.name}"):
             program = torch.export.export(model.eval(), (example,))
             with atomic_path(output) as tmp:
                 torch.export.save(program, tmp)
-        out.print(
-            f"wrote {output} ({output.stat().st_size / 2**20:.1f} MiB) in "
-            f"{time.perf_counter() - start:.1f} s",
-            markup=False,
-        )
+        what = "torch.export program"
+    else:
+        from archspec.checkpoint import save_checkpoint
+
+        with _progress(f"saving {loaded.name}"):
+            save_checkpoint(model, loaded, output, seed=seed)
+        what = "state_dict and spec"
+    out.print(
+        f"wrote {output} ({what}, {output.stat().st_size / 2**20:.1f} MiB) in "
+        f"{time.perf_counter() - start:.1f} s",
+        markup=False,
+    )
+
+
+@app.command()
+def render(
+    spec: SpecArg,
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="The file to write: .svg, .png, .pdf or .dot."),
+    ],
+    detail: Annotated[
+        Detail, typer.Option("--detail", "-d", help="A node per stage, per block or per op.")
+    ] = Detail.block,
+    sets: SetOpt = None,
+) -> None:
+    """Draw a spec to SVG, PNG, PDF or Graphviz dot (stage, block or layer detail).
+
+    A node per stage, per block (runs of identical blocks drawn once, marked ×N) or per
+    op; clusters per stage, tensor shapes on the edges, skip connections coloured by kind
+    (identity, projection, pad, gated, sparse, concatenation). .dot is the Graphviz
+    source; the others are laid out by Graphviz's dot engine. A failed render leaves
+    an existing file untouched.
+
+    \b
+    Examples:
+      archspec render resnet50 -o resnet50.svg
+      archspec render resnet56 -o resnet56.pdf --detail stage
+      archspec render my_net.yaml -o my_net.png --detail layer
+    """
+    from archspec.render import FORMATS, build_view, to_agraph
+    from archspec.render.draw import write
+
+    if output.suffix.lower().lstrip(".") not in FORMATS:
+        raise fail(f"{output}: -o takes {', '.join('.' + f for f in FORMATS)}", 2)
+    loaded = _load(spec, sets)
+    graph = _lower(loaded, spec)
+    start = time.perf_counter()
+    view = build_view(graph, detail.value)
+    with _progress(f"laying out {loaded.name} ({len(view.nodes)} nodes)"):
+        write(to_agraph(view), output)
+    out.print(
+        f"wrote {output} ({detail.value} detail, {len(view.nodes)} nodes) in "
+        f"{time.perf_counter() - start:.1f} s",
+        markup=False,
+    )
+
+
+@app.command()
+def compare(
+    specs: Annotated[list[str], typer.Argument(help="Two or more YAML files or preset names.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Compare specs side by side: params, MACs, depth, output shape.
+
+    A column per spec; rows: params, MACs, FLOPs, depth (weighted layers on the longest
+    path), blocks, input and output shapes. All counted from shapes, for one sample.
+
+    \b
+    Examples:
+      archspec compare resnet18 resnet34 resnet50
+      archspec compare resnet56 plain56 --json
+    """
+    from archspec.report.compare import compare_rows, side_by_side
+    from archspec.report.console import print_table
+
+    if len(specs) < 2:
+        raise fail("compare needs at least two specs", 2)
+    rows = compare_rows([_lower(_load(s), s) for s in specs])
+    if as_json:
+        out.print_json(json.dumps([r.to_json() for r in rows]))
+        return
+    names = [r.name for r in rows]
+    columns, table = side_by_side(rows, labels=names if len(set(names)) == len(names) else specs)
+    print_table(columns, table, right=set(columns[1:]))
 
 
 @app.command()
 def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
 ) -> None:
-    """Print the JSON Schema of the spec language (for editors).
+    """Print the JSON Schema of the spec language, for editors.
 
-    Example: archspec schema -o archspec.schema.json
+    With the line
+    "# yaml-language-server: $schema=archspec.schema.json" at the top of a spec, VS Code's
+    YAML extension completes and checks it as you type.
+
+    \b
+    Examples:
+      archspec schema -o archspec.schema.json
+      archspec schema | jq '.properties | keys'
     """
     from archspec.spec.schema import json_schema
 
@@ -231,6 +420,10 @@ def schema(
 
     atomic_write(output, text)
     out.print(f"wrote {output}", markup=False)
+    err.print(
+        f"for completion in VS Code, start a spec with: # yaml-language-server: $schema={output}",
+        markup=False,
+    )
 
 
 @app.command("gradflow")

@@ -1,0 +1,124 @@
+"""Checkpoints: a model's ``state_dict`` saved with the normalized spec that built it,
+so one file is enough to rebuild the model (``archspec build SPEC -o model.pt``).
+
+The file is a plain ``torch.save`` of a dict, readable with
+``torch.load(path, weights_only=True)`` and by the standalone source from
+``archspec build --emit-python``::
+
+    {"format": "archspec.checkpoint", "version": 1, "archspec": "0.1.0",
+     "spec": "<the spec as YAML>", "arch_id": "...", "seed": 0,
+     "state_dict": {...}}
+
+Example::
+
+    save_checkpoint(model, spec, "resnet50.pt", seed=0)
+    model = load_checkpoint("resnet50.pt")
+    model.spec.name                     # "resnet50"
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from archspec.errors import ArchSpecError
+from archspec.files import atomic_path
+from archspec.spec.model import ArchSpec
+
+FORMAT = "archspec.checkpoint"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint's contents: the spec, its ``arch_id``, the seed the weights were
+    initialized with (``None`` if none was given) and the ``state_dict``."""
+
+    spec: ArchSpec
+    arch_id: str
+    seed: int | None
+    state_dict: dict[str, torch.Tensor]
+
+
+def save_checkpoint(
+    model: nn.Module, spec: ArchSpec, path: str | Path, *, seed: int | None = None
+) -> Path:
+    """Save ``model``'s weights with ``spec`` to ``path``, atomically.
+
+    Example::
+
+        save_checkpoint(archspec.build(spec, seed=0), spec, "net.pt", seed=0)
+    """
+    from archspec import __version__
+
+    record: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "archspec": __version__,
+        "spec": spec.to_yaml(),
+        "arch_id": spec.arch_id,
+        "seed": seed,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(record, tmp)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint without building the model; an ArchSpecError if ``path`` is
+    not an archspec checkpoint or its spec no longer gives the same architecture."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArchSpecError(f"{path}: no such file")
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
+        raise ArchSpecError(f"{path}: not a checkpoint torch can read ({exc})") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ArchSpecError(f"{path}: not an archspec checkpoint (no {FORMAT!r} record)")
+    if record.get("version") != VERSION:
+        raise ArchSpecError(
+            f"{path}: checkpoint format version {record.get('version')}; this archspec "
+            f"reads version {VERSION}"
+        )
+    spec = ArchSpec.from_yaml(record["spec"], file=f"{path}[spec]")
+    if spec.arch_id != record["arch_id"]:
+        raise ArchSpecError(
+            f"{path}: its spec now gives architecture {spec.arch_id}, not the "
+            f"{record['arch_id']} it was saved with (saved by archspec {record.get('archspec')})"
+        )
+    return Checkpoint(spec, record["arch_id"], record.get("seed"), record["state_dict"])
+
+
+def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the model saved at ``path`` and load its weights (strictly: every
+    tensor must match). The spec it was built from is ``model.spec``.
+
+    Example::
+
+        model = archspec.load_checkpoint("resnet50.pt")
+        model.spec.name, model(torch.randn(1, 3, 224, 224)).shape
+    """
+    from archspec.codegen.torch_module import build_module
+    from archspec.graph.lower import lower
+
+    checkpoint = read_checkpoint(path)
+    # Built on meta and given the loaded tensors: no time or memory goes into initial
+    # weights that would be overwritten at once.
+    model = build_module(lower(checkpoint.spec), device="meta")
+    try:
+        model.load_state_dict(checkpoint.state_dict, strict=True, assign=True)
+    except RuntimeError as exc:
+        first = " ".join(str(exc).strip().splitlines()[:2])
+        raise ArchSpecError(f"{path}: the weights do not fit the spec: {first}") from None
+    model = model.to(device)
+    model.spec = checkpoint.spec
+    return model

@@ -1,0 +1,138 @@
+"""A :class:`~archspec.render.view.View` as a pygraphviz ``AGraph``, and the files made
+from it: Graphviz source (``.dot``) or a laid-out drawing (``.svg``, ``.png``, ``.pdf``)
+from the ``dot`` layout engine bundled with pygraphviz. Output files are written
+atomically; the same graph gives the same bytes in dot and svg.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from html import escape
+from pathlib import Path
+
+import pygraphviz as pgv
+
+from archspec.errors import ArchSpecError
+from archspec.files import atomic_path
+from archspec.render import style
+from archspec.render.view import View
+
+FORMATS = ("svg", "png", "pdf", "dot")
+
+
+def _title(view: View) -> str:
+    """The graph label as Graphviz HTML: the name, the totals, a legend of edge kinds."""
+    rows = [
+        f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="16"><B>{escape(view.name)}</B></FONT></TD></TR>',
+        f'<TR><TD ALIGN="LEFT">{escape(view.subtitle)}</TD></TR>',
+    ]
+    legend = [
+        f'<FONT COLOR="{style.edge_colour(kind)}">━━ {escape(kind)}</FONT>'
+        for kind in view.edge_kinds
+    ]
+    if legend:
+        rows.append(f'<TR><TD ALIGN="LEFT">edges: {"   ".join(legend)}</TD></TR>')
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2">{"".join(rows)}</TABLE>>'
+
+
+def _cluster_name(path: tuple[str, ...]) -> str:
+    return "cluster_" + "__".join(path)
+
+
+def to_agraph(view: View) -> pgv.AGraph:
+    """The Graphviz graph of a view: nodes, nested clusters, styled edges, title."""
+    agraph = pgv.AGraph(directed=True, strict=False, name=view.name)
+    agraph.graph_attr.update(style.GRAPH)
+    agraph.graph_attr["label"] = _title(view)
+    agraph.node_attr.update(style.NODE)
+    agraph.edge_attr.update(style.EDGE)
+
+    subgraphs: dict[tuple[str, ...], pgv.AGraph] = {(): agraph}
+
+    def cluster(path: tuple[str, ...]) -> pgv.AGraph:
+        if path not in subgraphs:
+            parent = cluster(path[:-1])
+            sub = parent.add_subgraph(name=_cluster_name(path))
+            sub.graph_attr.update(style.CLUSTER)
+            sub.graph_attr["label"] = view.clusters.get(path, path[-1])
+            subgraphs[path] = sub
+        return subgraphs[path]
+
+    for node in view.nodes:
+        attrs = {**node.attrs, "label": node.label}
+        if node.tooltip:
+            attrs["tooltip"] = node.tooltip
+        cluster(node.cluster).add_node(node.id, **attrs)
+    for i, edge in enumerate(view.edges):
+        attrs = style.edge_attrs(edge.kind)
+        if edge.label:
+            attrs["label"] = edge.label
+        if edge.side:
+            attrs.update(tailport="e", headport="e")
+        if not edge.constraint:
+            attrs["constraint"] = "false"
+        agraph.add_edge(edge.tail, edge.head, key=str(i), **attrs)
+    return agraph
+
+
+def output_format(path: str | Path) -> str:
+    """The format a path's suffix asks for; an ArchSpecError for any other suffix."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise ArchSpecError(
+            f"{path}: cannot render to {'.' + suffix if suffix else 'a file without a suffix'}; "
+            f"use one of {', '.join('.' + f for f in FORMATS)}"
+        )
+    return suffix
+
+
+def write(agraph: pgv.AGraph, path: str | Path) -> Path:
+    """Write ``agraph`` to ``path`` in the format its suffix names, atomically: if
+    anything fails, an existing file at ``path`` is left as it was."""
+    path = Path(path)
+    fmt = output_format(path)
+    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise ArchSpecError(f"{path}: the directory {path.parent} does not exist")
+    with atomic_path(path) as tmp:
+        if fmt == "dot":
+            tmp.write_text(agraph.string())
+        else:
+            try:
+                with _quiet_fontconfig():
+                    agraph.draw(path=str(tmp), format=fmt, prog="dot")
+            except (OSError, ValueError) as exc:
+                raise ArchSpecError(f"{path}: Graphviz could not draw it: {exc}") from None
+    return path
+
+
+@contextlib.contextmanager
+def _quiet_fontconfig() -> Iterator[None]:
+    """Drop the "Fontconfig warning" lines that the fontconfig library bundled with the
+    pygraphviz wheel prints straight to file descriptor 2 when it meets configuration
+    from a newer system fontconfig; anything else written there is passed on."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (captured, closed)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            capture.seek(0)
+            kept = [
+                line
+                for line in capture.read().splitlines(keepends=True)
+                if not line.startswith(b"Fontconfig warning")
+            ]
+            if kept:
+                os.write(fd, b"".join(kept))

@@ -1,0 +1,130 @@
+"""Terminal output: rich tables on a terminal, plain aligned text when piped, and a
+progress spinner that appears only for work that takes longer than a second.
+
+Example::
+
+    rows = [["resnet50", "25,557,032"]]
+    print_table(["spec", "params"], rows, title="compare", right={"params"})
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+# Work shorter than this finishes before any progress is shown.
+PROGRESS_DELAY = 1.0
+
+
+def is_terminal(stream: TextIO | None = None) -> bool:
+    """True when ``stream`` (stdout by default) is an interactive terminal."""
+    stream = stream or sys.stdout
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def plain_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    title: str = "",
+    right: Iterable[str] = (),
+) -> str:
+    """A table as plain text: columns padded with spaces, two between them, so the
+    output is easy to read and to cut, grep or parse in a pipe.
+
+    Example::
+
+        plain_table(["spec", "params"], [["resnet18", "11,689,512"]], right={"params"})
+    """
+    rows = [[str(cell) for cell in row] for row in rows]
+    right = set(right)
+    widths = [len(c) for c in columns]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        out = [
+            cell.rjust(w) if name in right else cell.ljust(w)
+            for name, cell, w in zip(columns, cells, widths, strict=True)
+        ]
+        return "  ".join(out).rstrip()
+
+    lines = [title] if title else []
+    lines.append(line(columns))
+    lines.extend(line(row) for row in rows)
+    return "\n".join(lines) + "\n"
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    title: str = "",
+    right: Iterable[str] = (),
+    console: Console | None = None,
+) -> None:
+    """Print a table: a rich table when stdout is a terminal, else :func:`plain_table`."""
+    rows = [list(map(str, row)) for row in rows]
+    right = set(right)
+    if not is_terminal():
+        sys.stdout.write(plain_table(columns, rows, title=title, right=right))
+        sys.stdout.flush()
+        return
+    table = Table(title=title or None, title_justify="left", header_style="bold")
+    for name in columns:
+        table.add_column(name, justify="right" if name in right else "left")
+    for row in rows:
+        table.add_row(*row)
+    (console or Console(highlight=False)).print(table)
+
+
+@contextlib.contextmanager
+def progress(message: str, *, delay: float = PROGRESS_DELAY) -> Iterator[None]:
+    """Show a spinner with ``message`` on stderr if the work inside takes longer than
+    ``delay`` seconds and stderr is a terminal; otherwise show nothing.
+
+    Example::
+
+        with progress("exporting resnet1202"):
+            program = torch.export.export(model, (x,))
+    """
+    if not is_terminal(sys.stderr):
+        yield
+        return
+    # A console on its own copy of the terminal, so the spinner keeps drawing while the
+    # work inside redirects file descriptor 2 (rendering does, to filter Graphviz noise).
+    stream = os.fdopen(os.dup(sys.stderr.fileno()), "w")
+    status = Console(file=stream, force_terminal=True).status(message)
+    lock = threading.Lock()
+    started = False
+
+    def start() -> None:
+        nonlocal started
+        with lock:
+            if not done:
+                status.start()
+                started = True
+
+    done = False
+    timer = threading.Timer(delay, start)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            done = True
+            timer.cancel()
+            if started:
+                status.stop()
+        stream.close()

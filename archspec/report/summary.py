@@ -1,0 +1,190 @@
+"""The summary of a spec: analytic totals (params, MACs, FLOPs, per stage) beside
+torchinfo's layer table from a forward pass on the meta device, so even a network with
+10^10 parameters summarizes in seconds without allocating a weight.
+
+Example::
+
+    report = summarize(archspec.lower("resnet50"))
+    report.macs, report.flops              # 4089184256, 8178368512
+    print(report.torchinfo_table)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from archspec.errors import ArchSpecError
+from archspec.graph.stats import graph_stats
+from archspec.report.counts import network_depth, torchinfo_mult_adds, uncounted_ops
+
+
+@dataclass(frozen=True)
+class StagePart:
+    """One part of the network (``stem``, ``layer1``, ..., ``head``) for the whole batch."""
+
+    name: str
+    params: int
+    macs: int
+    output_size: tuple[int, ...]
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What ``archspec summary`` reports. Counts are for the whole input batch.
+
+    ``macs`` count one multiply-add as one, over convolutions and linear layers
+    (torchvision's "GFLOPS"); ``flops`` count it as two (``torch.utils.flop_counter``).
+    ``uncounted`` names the op kinds outside that convention, with how many there are.
+    ``torchinfo_*`` are torchinfo's own totals (``None`` if it could not run), and
+    ``expected_torchinfo_mult_adds`` what torchinfo's rules give, computed from shapes.
+    """
+
+    name: str
+    input_size: tuple[int, ...]
+    output_size: tuple[int, ...]
+    params: int
+    trainable_params: int
+    macs: int
+    depth: int
+    activations: int
+    stages: tuple[StagePart, ...]
+    uncounted: dict[str, int]
+    expected_torchinfo_mult_adds: int
+    torchinfo_params: int | None = None
+    torchinfo_mult_adds: int | None = None
+    torchinfo_table: str = ""
+    torchinfo_device: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def flops(self) -> int:
+        """Two per multiply-add."""
+        return 2 * self.macs
+
+    def to_json(self) -> dict[str, Any]:
+        """The record ``archspec summary --json`` prints."""
+        return {
+            "name": self.name,
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "input_size": list(self.input_size),
+            "output_size": list(self.output_size),
+            "depth": self.depth,
+            "activations": self.activations,
+            "stages": [
+                {
+                    "name": part.name,
+                    "params": part.params,
+                    "macs": part.macs,
+                    "flops": part.flops,
+                    "output_size": list(part.output_size),
+                }
+                for part in self.stages
+            ],
+            "uncounted_ops": self.uncounted,
+            "torchinfo": {
+                "device": self.torchinfo_device,
+                "params": self.torchinfo_params,
+                "mult_adds": self.torchinfo_mult_adds,
+                "expected_mult_adds": self.expected_torchinfo_mult_adds,
+            },
+            "conventions": {
+                "macs": "one multiply-add = 1, convolutions and linear layers "
+                "(torchvision's GFLOPS)",
+                "flops": "2 x macs (torch.utils.flop_counter)",
+                "torchinfo.mult_adds": "macs + conv and linear biases + norm affine terms",
+            },
+        }
+
+
+def _stage_parts(graph: nx.DiGraph, batch: int) -> tuple[StagePart, ...]:
+    per_stage = graph_stats(graph).per_stage
+    last_shape: dict[str, tuple[int, ...]] = {}
+    for _, data in graph.nodes(data=True):
+        if data["stage"]:
+            last_shape[data["stage"]] = data["shape"]
+    return tuple(
+        StagePart(
+            name=name,
+            params=row["params"],
+            macs=row["macs"] * batch,
+            output_size=(batch, *last_shape[name]),
+        )
+        for name, row in per_stage.items()
+        if name in last_shape
+    )
+
+
+def summarize(graph: nx.DiGraph, *, batch: int = 1, depth: int = 3) -> Summary:
+    """Summarize a graph IR for an input batch of ``batch`` samples; ``depth`` is how
+    many module levels torchinfo's table shows.
+
+    torchinfo runs on the meta device (no weight is allocated); if a layer has no meta
+    kernel, it runs on the CPU when the weights fit in memory, and is left out otherwise
+    (``notes`` says why).
+    """
+    if batch < 1:
+        raise ArchSpecError(f"the batch size must be at least 1, got {batch}")
+    stats = graph_stats(graph)
+    table, ti_params, ti_macs, device, notes = _run_torchinfo(graph, batch, depth)
+    return Summary(
+        name=stats.name,
+        input_size=(batch, *stats.input_shape),
+        output_size=(batch, *stats.output_shape),
+        params=stats.params,
+        trainable_params=stats.trainable_params,
+        macs=stats.macs * batch,
+        depth=network_depth(graph),
+        activations=stats.activations * batch,
+        stages=_stage_parts(graph, batch),
+        uncounted=uncounted_ops(graph),
+        expected_torchinfo_mult_adds=torchinfo_mult_adds(graph, batch),
+        torchinfo_params=ti_params,
+        torchinfo_mult_adds=ti_macs,
+        torchinfo_table=table,
+        torchinfo_device=device,
+        notes=tuple(notes),
+    )
+
+
+def _run_torchinfo(
+    graph: nx.DiGraph, batch: int, depth: int
+) -> tuple[str, int | None, int | None, str, list[str]]:
+    import torchinfo
+
+    from archspec.codegen.torch_module import build_module
+
+    size = (batch, *graph.graph["input_shape"])
+    notes: list[str] = []
+    for device in ("meta", "cpu"):
+        try:
+            model = build_module(graph, device=device, seed=0)
+        except ArchSpecError as exc:  # too large for this machine's memory
+            notes.append(f"torchinfo skipped: {exc}")
+            break
+        try:
+            result = torchinfo.summary(
+                model,
+                input_size=size,
+                device=device,
+                depth=depth,
+                verbose=0,
+                mode="eval",
+                col_names=("output_size", "num_params", "mult_adds"),
+                row_settings=("var_names",),
+            )
+        except Exception as exc:  # a layer without a meta kernel: try the CPU next
+            cause = exc.__cause__ or exc
+            notes.append(f"torchinfo on {device} failed: {type(cause).__name__}: {cause}")
+            continue
+        return str(result), result.total_params, result.total_mult_adds, device, notes
+    return "", None, None, "", notes
