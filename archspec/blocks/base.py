@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from archspec.spec.limits import MAX_CHANNELS, MAX_DEPTH, MAX_STRIDE
 
@@ -112,14 +112,17 @@ class BlockConfig(SpecModel):
             )
         return value
 
-    @model_validator(mode="after")
-    def _attachments_fit(self) -> BlockConfig:
-        if self.drop_path > 0 and self.skip == "none":
+    @field_validator("drop_path")
+    @classmethod
+    def _branch_to_drop(cls, value: float, info: ValidationInfo) -> float:
+        # A field check (skip is validated before it), so the error points at drop_path.
+        if value > 0 and info.data.get("skip") == "none":
+            block = cls.model_fields["block"].default
             raise ValueError(
-                f"drop_path does not apply to block {self.block!r} with skip 'none': it drops "
+                f"drop_path does not apply to block {block!r} with skip 'none': it drops "
                 "the residual branch, and without a skip nothing would be left"
             )
-        return self
+        return value
 
     @field_validator("downsample")
     @classmethod

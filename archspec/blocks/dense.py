@@ -21,7 +21,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from archspec.blocks.attachments import squeeze_excite
 from archspec.blocks.base import BlockConfig, BlockType, Factor, Rate
@@ -52,13 +52,18 @@ class DenseConfig(BlockConfig):
     needs_final_norm: ClassVar[bool] = True
     skip_kinds: ClassVar[tuple[str, ...] | None] = ("identity", "none")
 
-    @model_validator(mode="after")
-    def _no_residual(self) -> DenseConfig:
-        if self.drop_path > 0:
+    @field_validator("drop_path")
+    @classmethod
+    def _no_residual(cls, value: float) -> float:
+        if value > 0:
             raise ValueError(
                 "drop_path does not apply to block 'dense': it drops a residual branch, "
                 "and dense layers concatenate instead"
             )
+        return value
+
+    @model_validator(mode="after")
+    def _channels_fit(self) -> DenseConfig:
         self.check_channels(bottleneck=self.width * (self.bn_size or 1))
         return self
 
