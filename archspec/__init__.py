@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from archspec.errors import ArchSpecError, GraphError, PortError, SpecError
 from archspec.graph.stats import Stats
+from archspec.render import render_graph as _render_graph  # first: see render()
 from archspec.report.summary import Summary
 from archspec.spec.load import load
 from archspec.spec.model import ArchSpec
@@ -164,9 +165,10 @@ def render(
 
         archspec.render("resnet50", "resnet50.svg", detail="block")
     """
-    from archspec.render import render_graph
-
-    return render_graph(lower(spec, overrides), path, detail=detail)
+    # The package archspec.render is imported at the top of this module, before this
+    # function is defined: importing a subpackage binds its name on the parent package,
+    # so a later first import would replace this function with the package.
+    return _render_graph(lower(spec, overrides), path, detail=detail)
 
 
 def emit_python(spec: SpecLike, overrides: Overrides = None) -> str:

@@ -17,8 +17,10 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import itertools
+import json
 import keyword
 import operator
 import re
@@ -140,6 +142,26 @@ def _constructor(module: nn.Module, namespace: dict[str, Any]) -> str:
 _ARCHSPEC_IMPORT = re.compile(r"^\s*(from|import)\s+archspec\b", re.MULTILINE)
 
 
+def _referenced_names(obj: Any) -> set[str]:
+    """Global names a function's or a class's methods use (from their code objects)."""
+    codes = []
+    if inspect.isclass(obj):
+        for member in vars(obj).values():
+            member = getattr(member, "__func__", member)  # staticmethod, classmethod
+            if isinstance(member, property):
+                member = member.fget
+            if inspect.isfunction(member):
+                codes.append(member.__code__)
+    elif inspect.isfunction(obj):
+        codes.append(obj.__code__)
+    names: set[str] = set()
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(c for c in code.co_consts if inspect.iscode(c))
+    return names
+
+
 def _class_source(obj: type | Callable[..., Any]) -> str:
     """The source of a class or function of archspec's, to copy into the file."""
     source = textwrap.dedent(inspect.getsource(obj))
@@ -226,7 +248,7 @@ class _Emitter:
         self.model = build_module(graph, device="meta")
         self.nodes = list(self.model.graph.nodes)
         self.modules = dict(self.model.named_modules())
-        self.imports: set[str] = set()
+        self.imports: set[str] = set()  # import lines beyond torch, nn and F
         self.helpers: dict[str, str] = {}  # class or function name -> source
         self.constructors: dict[tuple, str] = {}  # (class, repr, state shapes) -> source
         self.namespace: dict[str, Any] = {"torch": torch, "nn": nn}
@@ -238,6 +260,7 @@ class _Emitter:
             for path, module in self.modules.items()
             if list(module._modules) and all(k == str(i) for i, k in enumerate(module._modules))
         }
+        self.prefix = ""  # the module path of the forward being written
         self.block_classes: dict[str, str] = {}  # class body -> class name
         self.class_sources: list[tuple[str, str]] = []  # (name, source) in order
 
@@ -270,6 +293,8 @@ class _Emitter:
             inside = set(block.nodes)
             for node in block.nodes:
                 for arg in node.all_input_nodes:
+                    if arg.op == "get_attr":
+                        continue
                     if arg not in inside and arg not in block.inputs:
                         block.inputs.append(arg)
                 if any(user not in inside for user in node.users):
@@ -290,18 +315,65 @@ class _Emitter:
         if module == "_operator":
             module = "operator"
         if module.startswith("archspec") or module == "__main__":
-            self.helpers.setdefault(name, _class_source(target))
-            return name
+            return self._embed(target)
         top = module.split(".")[0]
-        self.imports.add(top)
+        if top != "torch":
+            self.imports.add(f"import {top}")
         if module.startswith("torch") and getattr(torch, name, None) is target:
             return f"torch.{name}"
         if module.startswith("torch.nn.functional"):
             return f"F.{name}"
         return f"{module}.{name}"
 
+    def _embed(self, obj: Any) -> str:
+        """Copy a function or class of archspec's into the file, with what it refers to:
+        other such functions and classes (copied too), imports and constants."""
+        name = obj.__name__
+        if name in self.helpers:
+            return name
+        self.helpers[name] = ""  # claimed: a reference cycle stops here
+        for ref in sorted(_referenced_names(obj)):
+            value = vars(inspect.getmodule(obj)).get(ref)
+            if value is not None:
+                self._global(ref, value)
+        del self.helpers[name]  # re-added after what it needs, so it is defined after it
+        self.helpers[name] = _class_source(obj)
+        self.namespace[name] = obj
+        return name
+
+    def _global(self, ref: str, value: Any) -> None:
+        """Make module-level name ``ref`` mean ``value`` in the file."""
+        if ref in ("torch", "nn", "F") and value in (torch, nn, torch.nn.functional):
+            return
+        if inspect.ismodule(value):
+            line = f"import {value.__name__}"
+            self.imports.add(line if value.__name__ == ref else f"{line} as {ref}")
+            return
+        module = getattr(value, "__module__", "") or ""
+        if (inspect.isfunction(value) or inspect.isclass(value)) and module.startswith("archspec"):
+            embedded = self._embed(value)
+            if embedded != ref:
+                self.helpers.setdefault(f"{ref} = ", f"{ref} = {embedded}\n")
+            return
+        if callable(value) and module and getattr(value, "__name__", None):
+            try:
+                found = getattr(importlib.import_module(module), value.__name__, None)
+            except ImportError:
+                found = None
+            if found is value:
+                alias = "" if value.__name__ == ref else f" as {ref}"
+                self.imports.add(f"from {module} import {value.__name__}{alias}")
+                return
+        if isinstance(value, int | float | str | bool | tuple | frozenset) or value is None:
+            self.helpers.setdefault(f"{ref} = ", f"{ref} = {value!r}\n")
+            return
+        raise EmitError(f"cannot write {ref} ({type(value).__name__}) as standalone source")
+
     def _arg(self, value: Any, names: dict[fx.Node, str]) -> str:
         if isinstance(value, fx.Node):
+            if value.op == "get_attr":  # a module or tensor handed to a function: inline
+                target = _relative(str(value.target), self.prefix)
+                return _access("self", target, self.sequential, self.prefix)
             return names[value]
         if isinstance(value, tuple):
             inner = ", ".join(self._arg(v, names) for v in value)
@@ -350,8 +422,7 @@ class _Emitter:
         if not children:
             cls = type(module)
             if not _is_torch_nn(cls):
-                self.namespace[cls.__name__] = cls
-                self.helpers.setdefault(cls.__name__, _class_source(cls))
+                self._embed(cls)
             key = (cls, repr(module), tuple(_state_shapes(module).items()))
             if key not in self.constructors:
                 self.constructors[key] = _constructor(module, self.namespace)
@@ -372,7 +443,7 @@ class _Emitter:
                     lines.extend(f"{pad}{e}," for e in exprs[i:j])
                 i = j
             return "nn.Sequential(\n" + "\n".join(lines) + "\n" + " " * indent + ")"
-        lines = [f"{pad}{c!r}: {e}," for c, e in zip(children, exprs, strict=True)]
+        lines = [f"{pad}{json.dumps(c)}: {e}," for c, e in zip(children, exprs, strict=True)]
         return "nn.ModuleDict({\n" + "\n".join(lines) + "\n" + " " * indent + "})"
 
     def _init_lines(self, prefix: str) -> list[str]:
@@ -384,7 +455,7 @@ class _Emitter:
             if child.isidentifier() and not keyword.iskeyword(child):
                 lines.append(f"self.{child} = {self._module_expr(path, 8)}")
             else:
-                lines.append(f"self.add_module({child!r}, {self._module_expr(path, 8)})")
+                lines.append(f"self.add_module({json.dumps(child)}, {self._module_expr(path, 8)})")
         return lines
 
     # -- blocks ------------------------------------------------------------------------
@@ -395,8 +466,10 @@ class _Emitter:
         for i, value in enumerate(block.inputs):
             local[value] = "x" if i == 0 else names.new(f"x{i + 1}")
             params.append(f"{local[value]}: torch.Tensor")
-        units = [self._node_unit(node, block.scope) for node in block.nodes]
+        self.prefix = block.scope
+        units = [self._node_unit(n, block.scope) for n in block.nodes if n.op != "get_attr"]
         body = self._statements(units, local, names, first_name="out", release=False)
+        self.prefix = ""
         outs = [local[o] for o in block.outputs]
         body.append(f"return {', '.join(outs)}")
         init = self._init_lines(block.scope)
@@ -461,7 +534,7 @@ class _Emitter:
             inplace = _INPLACE[node.target]
         return _Unit(
             [node],
-            node.all_input_nodes,
+            [n for n in node.all_input_nodes if n.op != "get_attr"],
             lambda local: self._expression(node, local, prefix),
             base,
             inplace,
@@ -513,9 +586,10 @@ class _Emitter:
                     local[value] = out
                 lines.append(f"{', '.join(outs)} = {rhs}")
                 taken = set(outs)
-            dead = sorted({local[v] for v in dying} - taken)
-            if release and dead:
-                lines.append(f"del {', '.join(dead)}")
+            dead = [name for name in dict.fromkeys(local[v] for v in dying) if name not in taken]
+            if release:
+                for start in range(0, len(dead), 8):  # short lines: eight names a del
+                    lines.append(f"del {', '.join(dead[start : start + 8])}")
         return lines
 
     def _forward_lines(self) -> list[str]:
@@ -527,6 +601,8 @@ class _Emitter:
                 continue
             if node.op == "output":
                 output = node
+                continue
+            if node.op == "get_attr":  # written inline where it is used
                 continue
             scope = self.block_of(node)
             if not scope:
@@ -567,24 +643,28 @@ class _Emitter:
         init = self._init_lines("")
         forward = self._forward_lines()
         input_shape = tuple(self.graph.graph["input_shape"])
+        imports = [
+            "import torch",
+            "import torch.nn.functional as F",
+            "from torch import nn",
+            *sorted(self.imports),
+        ]
         sections = [
             f'"""{title}\n\n'
-            "Generated by archspec. It needs only PyTorch: the module names match archspec's\n"
-            f"build, so its checkpoints load as they are::\n\n"
-            f'    model = load("model.pt")        # weights from `archspec build -o model.pt`\n'
-            f"    model = {net}()                  # or PyTorch's default initialization\n"
-            '"""\n',
-            "from __future__ import annotations\n",
-            "\n".join(
-                ["import torch", "import torch.nn.functional as F", "from torch import nn"]
-                + [f"import {m}" for m in sorted(self.imports - {"torch"})]
-            )
-            + "\n",
+            "Generated by archspec; it needs only PyTorch. Module names match archspec's\n"
+            "build, so its checkpoints load as they are::\n\n"
+            '    model = load("model.pt")  # the weights of `archspec build SPEC -o model.pt`\n'
+            f"    model = {net}()  # PyTorch's default initialization\n"
+            '"""\n\n'
+            "from __future__ import annotations\n\n" + "\n".join(imports) + "\n"
         ]
+        # One blank line between the imports and the first statement, as isort has it.
+        preamble = ""
         if spec_yaml:
-            commented = "".join(f"#   {line}\n".rstrip() + "\n" for line in spec_yaml.splitlines())
-            sections.append(f"# The spec this file was generated from:\n{commented}")
-        sections.append(f"INPUT_SHAPE = {input_shape!r}  # (channels, height, width)\n")
+            commented = "".join(f"#   {line}".rstrip() + "\n" for line in spec_yaml.splitlines())
+            preamble = f"# The spec this file was generated from:\n{commented}"
+        preamble += f"INPUT_SHAPE = {input_shape!r}  # (channels, height, width)\n"
+        sections[-1] += "\n" + preamble
         sections.extend(self.helpers.values())
         sections.extend(source for _, source in self.class_sources)
         sections.append(
@@ -614,7 +694,69 @@ class _Emitter:
             "    params = sum(p.numel() for p in model.parameters())\n"
             f'    print(f"{net}: {{params:,}} params, output {{tuple(y.shape)}}")\n'
         )
-        return "\n\n".join(s.rstrip("\n") + "\n" for s in sections).replace("\n\n\n\n", "\n\n\n")
+        text = "\n\n".join(s.rstrip("\n") + "\n" for s in sections)
+        if not re.search(r"\bF\.", text):
+            text = text.replace("import torch.nn.functional as F\n", "", 1)
+        return "\n".join(_wrap(line) for line in text.split("\n"))
+
+
+def _matching(text: str, start: int) -> int:
+    """Index of the bracket closing the one at ``start`` (strings taken into account)."""
+    depth, quote = 0, ""
+    for i in range(start, len(text)):
+        ch = text[i]
+        if quote:
+            quote = "" if ch == quote and text[i - 1] != "\\" else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, quote, current = [], 0, "", ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+            continue
+        current += ch
+    if current.strip():
+        parts.append(current.strip())
+    return parts
+
+
+def _wrap(line: str, width: int = 100) -> str:
+    """Break a line longer than ``width`` at its largest bracket, one item a line with
+    a trailing comma, as black and ruff format it; items still too long break again."""
+    if len(line) <= width or line.lstrip().startswith("#"):
+        return line
+    indent = line[: len(line) - len(line.lstrip())]
+    best = None
+    for i, ch in enumerate(line):
+        if ch in "([{":
+            j = _matching(line, i)
+            if j > i + 1 and (best is None or j - i > best[1] - best[0]):
+                best = (i, j)
+    if best is None:
+        return line
+    i, j = best
+    parts = _split_top_level(line[i + 1 : j])
+    inner = [_wrap(f"{indent}    {part},", width) for part in parts]
+    return "\n".join([line[: i + 1], *inner, indent + line[j:]])
 
 
 def emit_python(graph: nx.DiGraph, *, spec_yaml: str | None = None) -> str:

@@ -68,7 +68,7 @@ def op_text(op: str, params: Params) -> str:
             return known(params)
         except (KeyError, TypeError):
             pass  # a known op with other parameters than expected: fall back below
-    shown = [f"{k}={v}" for k, v in sorted(params.items()) if _scalar(v)][:3]
+    shown = [f"{k}={v}" for k, v in sorted(params.items()) if _scalar(v) and v is not None][:3]
     return f"{op} {', '.join(shown)}".strip()
 
 

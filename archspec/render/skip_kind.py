@@ -47,7 +47,15 @@ def block_skip_kind(
     """The skip kind of one block, given its record and its nodes."""
     inside = set(members)
     nodes = graph.nodes
-    via = _via([nodes[n]["op"] for n in members if nodes[n]["path"] == "skip"])
+    # What the skip path computes: its single-input ops (a gated merge's carry side sits
+    # on the skip path too, but merges two inputs).
+    via = _via(
+        [
+            nodes[n]["op"]
+            for n in members
+            if nodes[n]["path"] == "skip" and len(nodes[n]["inputs"]) == 1
+        ]
+    )
     skip_edges = any(
         data.get("role") in ("skip", "gate")
         for n in members
