@@ -24,8 +24,8 @@ flag), so one model's heap cannot hide the other's peak:
 Subprocesses alternate between the two settings and each is run a few times; medians are
 printed. Linux only (VmHWM); elsewhere the RSS columns say n/a.
 
-Usage: python benchmarks/bench_densenet_memory.py [--batch 8] [--size 224] [--runs 2]
-                                                  [--json out.json]
+Usage: python benchmarks/bench_densenet_memory.py [--batch 8] [--size 224] [--runs 2] [--steps 1]
+                                                  [--json out.json]   (or `make bench-densenet`)
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--runs", type=int, default=2, help="subprocesses per setting")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per subprocess")
+    parser.add_argument("--steps", type=int, default=1, help="timed steps per subprocess")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--child", choices=["off", "on"], help=argparse.SUPPRESS)
     args = parser.parse_args()
