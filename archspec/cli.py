@@ -303,9 +303,12 @@ def build(
 
     start = time.perf_counter()
     if output.suffix == ".pt2":
-        example = torch.zeros(1, *graph.graph["input_shape"])
+        # Traced at batch 2 with the batch dimension left free, so the program takes
+        # any batch size (a batch of 1 would be specialized to 1).
+        example = torch.zeros(2, *graph.graph["input_shape"])
+        batch = {"x": {0: torch.export.Dim.DYNAMIC}}
         with _progress(f"exporting {loaded.name}"):
-            program = torch.export.export(model.eval(), (example,))
+            program = torch.export.export(model.eval(), (example,), dynamic_shapes=batch)
             with atomic_path(output) as tmp:
                 torch.export.save(program, tmp)
         what = "torch.export program"
