@@ -18,6 +18,9 @@ demo: $(STAMP)
 	$(BIN)/archspec validate resnet50
 	$(BIN)/archspec summary resnet50
 	$(BIN)/archspec build resnet50 --seed 0
+	mkdir -p build
+	$(BIN)/archspec render resnet50 -o build/resnet50.svg
+	@echo "the resnet50 diagram is at $(CURDIR)/build/resnet50.svg"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
@@ -33,6 +36,7 @@ format: $(STAMP)
 # The site (mkdocs.yml, strict: a broken link fails), after regenerating the reference.
 docs: $(STAMP)
 	$(BIN)/python scripts/gen_spec_docs.py
+	$(BIN)/python scripts/gen_diagrams.py
 	$(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(STAMP)

@@ -88,3 +88,12 @@ def test_exit_codes(tmp_path: Path) -> None:
     proc = archspec_cli("render", bad, "-o", tmp_path / "bad.svg")
     assert_fails_cleanly(proc, 1)
     assert "bad.yaml:3" in proc.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_a_docs_page(command: str) -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs" / "commands"
+    page = docs / f"{command}.md"
+    assert page.is_file(), f"write {page}"
+    assert f"# archspec {command}" in page.read_text()
+    assert f"({command}.md)" in (docs / "index.md").read_text()

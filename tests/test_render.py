@@ -3,6 +3,7 @@ detail, for every preset, block type and skip kind."""
 
 from __future__ import annotations
 
+import importlib.util
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -244,3 +245,20 @@ def test_api_errors_are_archspec_errors(tmp_path: Path) -> None:
     with pytest.raises(ArchSpecError, match=r"\.jpg"):
         archspec.render("resnet20", tmp_path / "x.jpg")
     assert archspec.render("resnet20", tmp_path / "x.svg") == tmp_path / "x.svg"
+
+
+def test_committed_diagrams_match_the_presets() -> None:
+    """docs/diagrams holds what scripts/gen_diagrams.py draws (regenerate with it): the
+    same nodes and totals as rendering the presets now gives."""
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("gen_diagrams", root / "scripts/gen_diagrams.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert "densenet121" in script.SPECS
+    for name in script.SPECS:
+        graph = archspec.lower(name)
+        for detail in script.DETAILS:
+            path = script.diagram_path(name, detail)
+            assert path.is_file(), f"{path} is missing: run scripts/gen_diagrams.py"
+            assert svg_node_count(path) == expected_counts(graph)[detail], path
+            assert f"{archspec.stats(name).params:,} params" in path.read_text()

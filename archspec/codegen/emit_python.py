@@ -504,8 +504,9 @@ class _Emitter:
             name = base if per_kind[kind] == 1 else f"{base}{seen[kind]}"
             for block in blocks:
                 block.class_name = name
-            doc = f'    """{len(blocks)} of the network: {", ".join(b.scope for b in blocks[:4])}'
-            doc += ", ..." if len(blocks) > 4 else ""
+            shown = ", ".join(b.scope for b in blocks[:4]) + (", ..." if len(blocks) > 4 else "")
+            count = f" ({len(blocks)} in all)" if len(blocks) > 1 else ""
+            doc = f'    """Block{"s" if count else ""} {shown}{count}.'
             self.class_sources.append((name, f'class {name}(nn.Module):\n{doc}"""\n\n{body}'))
 
     # -- the network -------------------------------------------------------------------

@@ -110,17 +110,22 @@ def _fold_fan_in(view: View) -> None:
     keeps the edge from the node before it, and its label says how many more it
     concatenates (a 24-layer dense block would otherwise draw 300 crossing edges)."""
     folded: dict[str, int] = {}
-    kept = []
+    kept = [e for e in view.edges if e.kind != "concatenation" or e.constraint]
+    joined = {(e.tail, e.head) for e in kept}
     for edge in view.edges:
-        if edge.kind == "concatenation" and not edge.constraint:
+        # Beside an edge between the same two nodes, a folded one adds nothing to say.
+        if (
+            edge.kind == "concatenation"
+            and not edge.constraint
+            and ((edge.tail, edge.head) not in joined)
+        ):
             folded[edge.head] = folded.get(edge.head, 0) + 1
-        else:
-            kept.append(edge)
     view.edges = kept
     nodes = []
     for node in view.nodes:
         if node.id in folded:
-            note = f"also concatenates {folded[node.id]} earlier outputs"
+            count = folded[node.id]
+            note = f"also concatenates {count} earlier output{'s' if count > 1 else ''}"
             if node.attrs.get("fixedsize") == "true":  # a small merge symbol: note beside it
                 node = dataclasses.replace(node, attrs={**node.attrs, "xlabel": note})
             else:
@@ -308,7 +313,7 @@ def stage_view(graph: nx.DiGraph) -> View:
         if part in stages:
             record = stages[part]
             found = [kinds.get(b["scope"]) for b in graph.graph["blocks"] if b["stage"] == part]
-            labels = list(dict.fromkeys(k.label if k else "none" for k in found))
+            labels = list(dict.fromkeys(k.label for k in found if k is not None)) or ["none"]
             label = f"{_stage_title(record)}\nskip: {', '.join(labels)}\n{numbers}"
             attrs = style.block_attrs(str(record.get("kind", "block")))
         else:
