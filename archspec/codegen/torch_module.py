@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 import os
 import re
+from typing import Any
 
 import networkx as nx
 import torch
@@ -33,13 +34,33 @@ def _physical_memory() -> int:
         return 1 << 62
 
 
+# Ops whose output autograd does not keep for their own backward (convs, norms and pools
+# keep their input, if anything), so the one op reading it may overwrite it. Activations
+# are not among them: ReLU, sigmoid and tanh keep their output, and an in-place ReLU
+# after a ReLU (a dense layer without norms) broke backward. Nor is the input, which
+# belongs to the caller, nor any op not listed here.
+_OVERWRITABLE = frozenset({"conv", "norm", "add", "concat", "pool", "global_pool", "linear"})
+
+
 def _sole_user(graph: nx.DiGraph, node: str) -> bool:
-    """True if ``node``'s output feeds exactly one op, so that op may overwrite it."""
-    return graph.nodes[node]["op"] != "input" and graph.out_degree(node) == 1
+    """True if ``node``'s output feeds exactly one op and autograd does not keep it, so
+    that op may overwrite it."""
+    return graph.nodes[node]["op"] in _OVERWRITABLE and graph.out_degree(node) == 1
 
 
-def _inplace_ok(graph: nx.DiGraph, scope_nodes: list[str]) -> bool:
-    return all(_sole_user(graph, graph.nodes[n]["inputs"][0]) for n in scope_nodes)
+def _inplace_ok(
+    graph: nx.DiGraph, scope_nodes: list[str], checkpointed: dict[str, Any] | None = None
+) -> bool:
+    for node in scope_nodes:
+        source = graph.nodes[node]["inputs"][0]
+        if not _sole_user(graph, source):
+            return False
+        # A checkpointed region keeps the tensors it reads to run again in backward: an
+        # op there must not overwrite one of them (a dense layer without norm1 did).
+        region = (checkpointed or {}).get(node)
+        if region is not None and source not in region.nodes:
+            return False
+    return True
 
 
 def _class_name(name: str) -> str:
@@ -87,7 +108,7 @@ def build_module(
             scope = data["scope"]
             if op in MODULES and scope not in made:
                 in_shape = graph.nodes[data["inputs"][0]]["shape"]
-                inplace = _inplace_ok(graph, uses[scope])
+                inplace = _inplace_ok(graph, uses[scope], checkpointed)
                 _set_module(root, scope, MODULES[op](data["params"], inplace, in_shape))
                 made.add(scope)
             region = checkpointed.get(node)

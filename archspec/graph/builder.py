@@ -156,6 +156,19 @@ class GraphBuilder:
         graph = self.graph
         node_id = scope
         if node_id in graph._succ:
+            # Only a call of the same parameter-free op may reuse a path: anything else
+            # would make two layers share one module (and its weights or its settings).
+            first = graph._node[scope]
+            if (
+                first["op"] != op
+                or first["params"] != params
+                or OPS[op].params(params, [v.shape for v in inputs])
+            ):
+                raise GraphError(
+                    f"{scope}: two layers would share this module path ({first['op']} and "
+                    f"{op} with settings of their own)",
+                    scope=self._block or scope,
+                )
             self._uses[scope] = self._uses.get(scope, 1) + 1
             node_id = f"{scope}#{self._uses[scope]}"
         shape = tuple(shape)

@@ -85,7 +85,8 @@ def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
                 name=f"conv{convs}",
             )
         elif isinstance(layer, NormLayer):
-            x = g.norm(x, layer.norm, name=f"bn{max(convs, 1)}")
+            # A norm before any conv normalizes the input: bn0.
+            x = g.norm(x, layer.norm, name=_free(g, f"bn{convs}"))
         elif isinstance(layer, PoolLayer):
             x = g.pool(
                 x,
@@ -93,7 +94,7 @@ def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
                 layer.kernel,
                 layer.stride or layer.kernel,
                 layer.padding,
-                name=f"{layer.pool}pool",
+                name=_free(g, f"{layer.pool}pool"),
             )
         else:
             x = g.act(x, layer.act, name=layer.act)
@@ -102,7 +103,21 @@ def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
 
 def lower_head(g: GraphBuilder, spec: ArchSpec, x: Value) -> Value:
     head = spec.head
-    x = g.global_pool(x, head.pool, name=f"{head.pool}pool")
+    # torchvision's avgpool; another name if the stem has a pool by that name already.
+    x = g.global_pool(x, head.pool, name=_free(g, f"{head.pool}pool"))
     x = g.flatten(x)
     x = g.dropout(x, head.dropout)
     return g.linear(x, head.classes, name="fc")
+
+
+def _free(g: GraphBuilder, name: str) -> str:
+    """``name``, or ``name_2``, ``name_3`` ... if a top-level module has it already: two
+    layers with parameters or settings of their own must never share one module (two
+    norms, two pools of different sizes, the stem's max pool and a global max pool)."""
+    taken = {d["scope"] for _, d in g.graph.nodes(data=True)}
+    if name not in taken:
+        return name
+    k = 2
+    while f"{name}_{k}" in taken:
+        k += 1
+    return f"{name}_{k}"

@@ -106,16 +106,16 @@ def resolve(doc: Document, origin: Path | None, chain: tuple[str, ...] = ()) -> 
         "path": ("extends",),
     }
     if not isinstance(parent_ref, str) or not parent_ref:
-        raise SpecError("extends must name a preset or a path", **where)
+        raise SpecError("must name a preset or a path", **where)
     if len(chain) >= MAX_EXTENDS:
-        raise SpecError(f"extends: chains longer than {MAX_EXTENDS} files", **where)
+        raise SpecError(f"chains longer than {MAX_EXTENDS} files", **where)
     try:
         parent_path, display = locate(parent_ref, origin.parent if origin else None)
     except SpecError as err:
         raise SpecError(f"cannot extend {parent_ref!r}: {err.message}", **where) from None
     key = str(parent_path.resolve())
     if key in chain:
-        raise SpecError(f"extends: cycle through {parent_ref!r}", **where)
+        raise SpecError(f"cycle through {parent_ref!r}", **where)
     parent = resolve(read_file(parent_path, display), parent_path, (*chain, key))
     merged = Document(
         _merge(parent.data, {k: v for k, v in doc.data.items() if k != "extends"}), doc.file
@@ -152,7 +152,8 @@ def split_path(dotted: str) -> PathT:
     for part in dotted.split("."):
         if not part:
             raise SpecError(f"bad override path {dotted!r}", file="override")
-        parts.append(int(part) if part.isdigit() else part)
+        # isdecimal and ASCII: "²".isdigit() is true, but int("²") fails.
+        parts.append(int(part) if part.isascii() and part.isdecimal() else part)
     return tuple(parts)
 
 
@@ -214,7 +215,9 @@ def spec_error(exc: ValidationError, doc: Document) -> SpecError:
     _, path, e = max(candidates, key=lambda c: c[0])
     message = _message(e)
     if len(candidates) > 1:
-        others = len({c[1] for c in candidates} - {path})
+        # Errors at an ancestor of the chosen path are the other branches of a union
+        # failing on the same value (stem: not a name, not a list ...), not more problems.
+        others = len({c[1] for c in candidates if c[1] != path[: len(c[1])]})
         if others:
             message += f" (and {others} more problem{'s' if others > 1 else ''})"
     mark = doc.mark(path)
@@ -252,9 +255,11 @@ def _message(e: Mapping[str, Any]) -> str:
     value = e.get("input")
     if kind == "missing":
         return "missing required field"
-    if kind in {"unknown_key", "spec_error", "stem_layer"}:
-        return msg
+    if kind in {"unknown_key", "spec_error", "stem_layer", "value_error"}:
+        return msg.removeprefix("Value error, ")  # a validator's own, complete message
     msg = msg.replace("Input should be", "must be").replace("Value error, ", "")
+    if kind in {"too_short", "too_long"}:  # "Tuple should have at least 1 item after ..."
+        msg = "must have" + msg.split(" should have", 1)[-1].replace(" after validation", "")
     if kind in {"int_type", "bool_type", "string_type", "float_type"} and isinstance(value, float):
         msg += " (a whole number, not a fraction)" if kind == "int_type" else ""
     if isinstance(value, str | int | float | bool) or value is None:

@@ -122,22 +122,41 @@ class PoolLayer(Strict):
     stride: _int(1, MAX_STRIDE) | None = None
     "Stride; default the kernel size."
     padding: _int(0, MAX_KERNEL) = 0
-    "Padding on each side."
+    "Padding on each side; at most half the kernel (PyTorch's pools refuse more)."
+
+    @model_validator(mode="after")
+    def _padding_fits_kernel(self) -> PoolLayer:
+        if 2 * self.padding > self.kernel:
+            raise ValueError(
+                f"padding {self.padding} is more than half the kernel size {self.kernel}"
+            )
+        return self
+
+
+# The union's tags show in pydantic's error locations. They are the class names, not the
+# keys ("conv" ...), so the loader can tell them from a key the user wrote: with the key as
+# tag, an error in {conv: 16, kernal: 3} was reported at stem[0].conv.kernal.
+_STEM_LAYER_TAGS = {
+    "conv": "ConvLayer",
+    "norm": "NormLayer",
+    "act": "ActLayer",
+    "pool": "PoolLayer",
+}
 
 
 def _stem_layer_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        for kind in ("conv", "norm", "act", "pool"):
+        for kind, tag in _STEM_LAYER_TAGS.items():
             if kind in value:
-                return kind
+                return tag
     return None
 
 
 StemLayer = Annotated[
-    Annotated[ConvLayer, Tag("conv")]
-    | Annotated[NormLayer, Tag("norm")]
-    | Annotated[ActLayer, Tag("act")]
-    | Annotated[PoolLayer, Tag("pool")],
+    Annotated[ConvLayer, Tag("ConvLayer")]
+    | Annotated[NormLayer, Tag("NormLayer")]
+    | Annotated[ActLayer, Tag("ActLayer")]
+    | Annotated[PoolLayer, Tag("PoolLayer")],
     Discriminator(
         _stem_layer_kind,
         custom_error_type="stem_layer",
@@ -231,7 +250,7 @@ class ArchSpec(Strict):
         """The spec as YAML text; ``ArchSpec.from_yaml(spec.to_yaml()) == spec``."""
         data = self.model_dump(mode="json", exclude_defaults=True)
         data = {"name": data.pop("name"), **data}
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
     @classmethod
     def from_yaml(cls, text: str | bytes, file: str = "<string>") -> ArchSpec:
@@ -286,6 +305,20 @@ def _stem_identity(stem: NamedStem | tuple[Any, ...]) -> Any:
     return layers
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper, except that strings with NEL, LS or PS go double-quoted. PyYAML writes
+    those characters raw in plain and single-quoted scalars, where its reader takes them
+    for line breaks: a description with a NEL (U+0085) came back with a space instead."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if any(c in value for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
     message = message.replace("{", "{{").replace("}", "}}")
     return InitErrorDetails(type=PydanticCustomError("spec_error", message), loc=loc, input=value)
@@ -300,6 +333,7 @@ def _resolve_stage(
     or ``defaults`` when the stage inherited it.
     """
     merged = {**defaults, **stage}
+    earlier = len(errors)  # errors of the stages before this one
 
     def origin(key: Any) -> tuple[str | int, ...]:
         return ("stages", i) if key in stage or key not in defaults else ("defaults",)
@@ -330,7 +364,7 @@ def _resolve_stage(
             err = unknown_key_error(str(key), fields, f" for block type {name!r}")
             # The loader appends the key from the error's context, as for any model.
             errors.append(InitErrorDetails(type=err, loc=origin(key), input=merged[key]))
-    if len(errors):
+    if len(errors) > earlier:
         return None
     try:
         return block_type.config.model_validate(merged)

@@ -1,0 +1,158 @@
+"""Shared helpers for the archspec test suite (imported as ``helpers``; pytest puts
+tests/ on sys.path because it is not a package).
+
+Everything here uses real torch and the real pipeline: specs are built as plain dicts,
+validated by the loader, lowered, built and run. Inputs are tiny (16x16 or 32x32,
+batch 2) so the whole suite runs in a few minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import networkx as nx
+import torch
+from torch import fx, nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+import archspec
+from archspec.blocks import blocks
+from archspec.blocks.base import BlockConfig
+from archspec.blocks.skips import SKIPS
+from archspec.spec.load import from_data
+
+
+def tiny_spec(
+    block: str = "basic",
+    *,
+    skip: str = "identity",
+    downsample: str = "projection",
+    size: int = 16,
+    classes: int = 5,
+    extra: dict[str, Any] | None = None,
+    name: str = "tiny",
+) -> dict[str, Any]:
+    """A two-stage spec: a cifar stem of width 8, a stage of width 32, then a stage of
+    width 64 at stride 2, so both stages' first blocks change the channels and the second
+    also the spatial size. 32 so that grouped convs (32 groups by default) divide."""
+    return {
+        "name": name,
+        "input": {"channels": 3, "size": size},
+        "stem": {"type": "cifar", "width": 8},
+        "defaults": {"block": block, "skip": skip, "downsample": downsample, **(extra or {})},
+        "stages": [{"depth": 2, "width": 32}, {"depth": 2, "width": 64, "stride": 2}],
+        "head": {"classes": classes},
+    }
+
+
+def spec_of(data: dict[str, Any], file: str = "<test>") -> archspec.ArchSpec:
+    """Validate a spec dict through the loader (errors come out as SpecError)."""
+    return from_data(copy.deepcopy(data), file)
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+BASE_FIELDS = set(BlockConfig.model_fields)
+
+
+def block_skips(name: str) -> tuple[str, ...]:
+    """The skip kinds block type ``name`` takes: its own list, or every registered kind."""
+    return blocks()[name].config.skip_kinds or tuple(SKIPS)
+
+
+def block_default_skip(name: str) -> str:
+    return blocks()[name].config.model_fields["skip"].default
+
+
+def block_variants(name: str) -> Iterator[dict[str, Any]]:
+    """Settings that change how block type ``name`` lowers, one at a time: each
+    non-default value of each ``Literal`` option it adds to the common config (bottleneck
+    ``stride_at``, preact ``form``), each of its own boolean options switched, and ``null``
+    for an option that takes it. So a new option is exercised without editing the tests.
+    A block whose config needs a field the common config lacks fails loudly here."""
+    fields = blocks()[name].config.model_fields
+    required = [k for k, f in fields.items() if f.is_required() and k not in BASE_FIELDS]
+    assert not required, f"block {name!r} needs {required}: teach tiny_spec about them"
+    for key, field in fields.items():
+        if key in BASE_FIELDS:
+            continue
+        args = get_args(field.annotation)
+        origin = get_origin(field.annotation)
+        if origin is Literal:
+            for value in args:
+                if value != field.default:
+                    yield {key: value}
+        elif field.annotation is bool:
+            yield {key: not field.default}
+        if type(None) in args and field.default is not None:
+            yield {key: None}
+
+
+def module_nodes(model: fx.GraphModule) -> list[fx.Node]:
+    """The fx nodes that compute something (no placeholder, no output)."""
+    return [n for n in model.graph.nodes if n.op not in ("placeholder", "output")]
+
+
+def assert_ir_shapes(graph: nx.DiGraph, model: fx.GraphModule, x: torch.Tensor) -> None:
+    """Run ``model`` on ``x`` recording every intermediate shape, and check each equals
+    the shape the graph IR inferred for the op it computes (batch dim aside). The fx
+    nodes name their IR node in ``meta["archspec_node"]``; ops inside a checkpointed
+    region run within one call and are checked through that call's output."""
+    was_training = model.training
+    ShapeProp(model).propagate(x)
+    model.train(was_training)
+    checked = set()
+    for node in module_nodes(model):
+        ir_node = node.meta.get("archspec_node")
+        if ir_node is None:
+            continue
+        data = graph.nodes[ir_node]
+        if node.op == "call_module":
+            assert node.target == data["scope"], (node.target, data["scope"])
+        real = tuple(node.meta["tensor_meta"].shape)
+        assert real == (x.shape[0], *data["shape"]), (ir_node, real, data["shape"])
+        checked.add(ir_node)
+    in_regions = {n for region in graph.graph.get("checkpoints", ()) for n in region}
+    ops = {n for n, d in graph.nodes(data=True) if d["op"] != "input"}
+    assert ops - in_regions <= checked, sorted(ops - in_regions - checked)[:5]
+
+
+def leaf_module_names(model: nn.Module) -> set[str]:
+    return {name for name, m in model.named_modules() if name and not list(m.children())}
+
+
+# --- the command line ------------------------------------------------------------------
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Run the real command line in a fresh interpreter."""
+    env = dict(os.environ)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        env["OMP_NUM_THREADS"] = "1"  # see conftest.py
+    return subprocess.run(
+        [sys.executable, "-m", "archspec.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def assert_clean_failure(proc: subprocess.CompletedProcess, code: int = 1) -> str:
+    """Exit ``code``, nothing but a short message on stderr, never a traceback."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 2, proc.stderr
+    return proc.stderr
