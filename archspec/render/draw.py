@@ -67,7 +67,7 @@ def to_agraph(view: View) -> pgv.AGraph:
         if node.tooltip:
             attrs["tooltip"] = node.tooltip
         cluster(node.cluster).add_node(node.id, **attrs)
-    for i, edge in enumerate(view.edges):
+    for edge in view.edges:
         attrs = style.edge_attrs(edge.kind)
         if edge.label:
             attrs["label"] = edge.label
@@ -75,7 +75,7 @@ def to_agraph(view: View) -> pgv.AGraph:
             attrs.update(tailport="e", headport="e")
         if not edge.constraint:
             attrs["constraint"] = "false"
-        agraph.add_edge(edge.tail, edge.head, key=str(i), **attrs)
+        agraph.add_edge(edge.tail, edge.head, **attrs)  # a multigraph: skips run beside
     return agraph
 
 
