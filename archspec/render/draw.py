@@ -111,9 +111,10 @@ def write(agraph: pgv.AGraph, path: str | Path) -> Path:
 
 @contextlib.contextmanager
 def _quiet_fontconfig() -> Iterator[None]:
-    """Drop the "Fontconfig warning" lines that the fontconfig library bundled with the
-    pygraphviz wheel prints straight to file descriptor 2 when it meets configuration
-    from a newer system fontconfig; anything else written there is passed on."""
+    """Drop the "Fontconfig warning/error" lines that the fontconfig library bundled with
+    the pygraphviz wheel prints straight to file descriptor 2 when the system's font
+    configuration is newer than it or missing (fonts fall back either way); anything else
+    written there is passed on."""
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # no real stderr (captured, closed)
@@ -132,7 +133,7 @@ def _quiet_fontconfig() -> Iterator[None]:
             kept = [
                 line
                 for line in capture.read().splitlines(keepends=True)
-                if not line.startswith(b"Fontconfig warning")
+                if not line.startswith(b"Fontconfig ")
             ]
             if kept:
                 os.write(fd, b"".join(kept))
