@@ -371,3 +371,13 @@ def test_new_ops_compile_fullgraph_and_export() -> None:
     torch.testing.assert_close(compiled(x), expected)
     program = torch.export.export(model, (x,))
     torch.testing.assert_close(program.module()(x), expected)
+
+
+def test_dense_growth_is_width_under_densenets_name() -> None:
+    base = archspec.load("densenet_bc100_12")
+    as_width = base.override({"defaults.growth": None, "defaults.width": 12})
+    assert as_width.blocks == base.blocks
+    assert as_width.arch_id == base.arch_id
+    assert base.override({"defaults.growth": 16}).blocks[0].width == 16
+    with pytest.raises(archspec.SpecError, match="same setting"):
+        base.override({"defaults.width": 16})

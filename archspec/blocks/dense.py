@@ -34,6 +34,9 @@ class DenseConfig(BlockConfig):
     block: Literal["dense"] = "dense"
     width: Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)]
     "The growth rate k: channels each layer adds (32 in torchvision's DenseNets)."
+    growth: Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)] | None = None
+    """The growth rate under DenseNet's own name: `growth: 32` is `width: 32` (give one of
+    the two; the spec keeps what you wrote, the block config holds it as width)."""
     skip: str = "identity"
     """identity: each layer reads every earlier feature map of its stage, concatenated (the
     dense connection); none: only the layer before it (a plain network)."""
@@ -51,6 +54,21 @@ class DenseConfig(BlockConfig):
 
     needs_final_norm: ClassVar[bool] = True
     skip_kinds: ClassVar[tuple[str, ...] | None] = ("identity", "none")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _growth_is_width(cls, data: object) -> object:
+        # One setting, two names: resolved here so arch_id and every reader see width.
+        if isinstance(data, dict) and data.get("growth") is not None:
+            data = dict(data)
+            growth = data.pop("growth")
+            if "width" in data and data["width"] != growth:
+                raise ValueError(
+                    f"growth {growth!r} and width {data['width']!r} are the same setting for "
+                    "dense blocks (the growth rate); give one of them"
+                )
+            data["width"] = growth
+        return data
 
     @field_validator("drop_path")
     @classmethod
