@@ -3,39 +3,15 @@ and the tiny specs the command tests feed it (imported as ``cli_helpers``)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+from helpers import assert_clean_failure, run_cli
 
-
-def archspec_cli(
-    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    """``archspec ARGS...`` through ``python -m archspec.cli``, output captured (so piped:
-    the command sees no terminal)."""
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "archspec.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=environment,
-        timeout=300,
-    )
-
-
-def assert_fails_cleanly(proc: subprocess.CompletedProcess, code: int) -> None:
-    """Exit ``code`` with a short message on stderr and no traceback: one or two lines,
-    or for a usage error click's usual four (usage, hint, blank, error)."""
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stdout + proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert 1 <= len(lines) <= (4 if code == 2 else 2), proc.stderr
-    assert lines[-1].lower().startswith("error:"), proc.stderr
+# One runner and one failure check for every CLI test (tests/helpers.py holds them).
+archspec_cli = run_cli
+assert_fails_cleanly = assert_clean_failure
 
 
 def tiny_spec_data(

@@ -133,26 +133,31 @@ def leaf_module_names(model: nn.Module) -> set[str]:
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, timeout: float = 120
+    *args: str | Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
 ) -> subprocess.CompletedProcess:
-    """Run the real command line in a fresh interpreter."""
-    env = dict(os.environ)
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        env["OMP_NUM_THREADS"] = "1"  # see conftest.py
+    """``archspec ARGS...`` in a fresh interpreter (``python -m archspec.cli``), output
+    captured, so the command sees no terminal: what a user's pipe gets."""
+    # One thread each: the CLI runs next to pytest-xdist workers (see conftest.py).
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "archspec.cli", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
         timeout=timeout,
-        env=env,
+        env=environment,
     )
 
 
 def assert_clean_failure(proc: subprocess.CompletedProcess, code: int = 1) -> str:
-    """Exit ``code``, nothing but a short message on stderr, never a traceback."""
+    """Exit ``code`` with a short message on stderr and never a traceback: one or two
+    lines, or for a usage error click's usual four (usage, hint, blank, error)."""
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout
     lines = proc.stderr.strip().splitlines()
-    assert 1 <= len(lines) <= 2, proc.stderr
+    assert 1 <= len(lines) <= (4 if code == 2 else 2), proc.stderr
+    assert lines[-1].lower().startswith("error:"), proc.stderr
     return proc.stderr
