@@ -169,7 +169,9 @@ def markdown_reference() -> str:
         "",
         "Each entry is one layer, named by its one distinguishing key. Layers are named "
         "in the built model as torchvision names them: `conv1`, `bn1`, `relu`, `maxpool`, "
-        "then `conv2`, `bn2`, ...",
+        "then `conv2`, `bn2`, ...; a norm before any conv is `bn0`, and a name already "
+        "taken gets a suffix (a second max pool is `maxpool_2`), so two layers never "
+        "share a module.",
         "",
     ]
     for key in ("ConvLayer", "NormLayer", "ActLayer", "PoolLayer"):
