@@ -4,13 +4,14 @@ Both models are built in the same run, the reference gets archspec's weights (so
 compute the same function; checked before anything is timed) and every metric is printed
 as archspec / reference. The target is a ratio <= 1.02 everywhere.
 
-Metrics
+Metrics (all medians; ratio = archspec / reference)
   forward      eval mode, torch.no_grad, batch 8 x 3 x 224 x 224; warm-up, then interleaved
                runs (A B, B A, A B, ...: the order alternates so that neither model always
-               runs right after the other); median wall time of each.
+               runs right after the other); wall time.
   train step   train mode, zero_grad + forward + cross-entropy + backward + SGD step
-               (momentum 0.9), batch 8; interleaved the same way; median.
-  forward RSS  each model in its own fresh subprocess (this script re-run with a hidden
+               (momentum 0.9), batch 8; interleaved the same way; wall time.
+  forward peak RSS growth
+               each model in its own fresh subprocess (this script re-run with a hidden
                flag): import, build, eval, one tiny forward so lazy library initialisation
                is already paid; then reset the resident high-water mark (VmHWM, via
                /proc/self/clear_refs), note the RSS, run one batch-8 forward and read VmHWM.
@@ -18,18 +19,24 @@ Metrics
                what was resident already (weights, libraries). getrusage's ru_maxrss is
                only the fallback off Linux: it survives execve, so a subprocess started
                from this large process would report the parent's peak. The subprocess runs
-               with glibc's
-               MALLOC_MMAP_THRESHOLD_ fixed at 64 KiB, so every tensor buffer is its own
-               mmap and is returned to the OS when freed: RSS then follows live memory and
-               a forward cannot hide its peak in heap left free by the model build. Median
-               of a few subprocesses per model.
-  forward alloc  the same subprocess, a second forward under torch.profiler with
-               profile_memory: the peak of bytes live in torch's CPU allocator during the
-               forward, relative to its start (exact and deterministic, unlike RSS).
-  build        archspec.build("resnet50", seed=0) vs torch.manual_seed(0); resnet50();
-               interleaved, median.
+               with glibc's MALLOC_MMAP_THRESHOLD_ fixed at 64 KiB, so every tensor buffer
+               is its own mmap and is returned to the OS when freed: RSS then follows live
+               memory and a forward cannot hide its peak in heap left free by the build.
+  forward alloc peak
+               the same subprocess, a second forward under torch.profiler(profile_memory):
+               the peak of bytes live in torch's CPU allocator during the forward, counted
+               from its start (exact and deterministic, unlike RSS).
+  build        archspec.build("resnet50", seed=0) vs torch.manual_seed(0); resnet50().
   meta build   archspec.build("resnet152", device="meta") vs the reference constructed
-               under `with torch.device("meta")`; interleaved, median.
+               under `with torch.device("meta")`.
+  user / system CPU, page faults
+               diagnostics, no target, from the timed runs above (getrusage of the whole
+               process, all threads). User CPU is the arithmetic. System CPU and minor page
+               faults are the kernel's memory management: each fault is a fresh page the
+               kernel zeroes, and how many there are depends on when glibc's malloc hands
+               freed memory back to the OS, so on the order tensors are freed in.
+
+Timings need an otherwise idle machine: the script warns when the load average is not ~0.
 
 Usage: python benchmarks/bench_resnet50.py [--quick] [--json out.json]   (or `make bench`)
 """
@@ -46,8 +53,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -114,26 +122,42 @@ def paired_models() -> tuple[nn.Module, nn.Module]:
 # --------------------------------------------------------------------------- timing
 
 
+class Samples(NamedTuple):
+    """Per-run samples of one model: wall seconds, user and system CPU seconds of the
+    whole process (all threads), minor page faults."""
+
+    time: list[float]
+    user: list[float]
+    system: list[float]
+    faults: list[int]
+
+
 def interleaved(
     fa: Callable[[], object], fb: Callable[[], object], warmup: int, runs: int
-) -> tuple[float, float, list[float], list[float]]:
-    """Median seconds of fa and fb, run alternately (AB, BA, AB, ...) after a warm-up.
+) -> tuple[Samples, Samples]:
+    """Run fa and fb alternately (AB, BA, AB, ...) after a warm-up; every sample of each.
 
-    Also returns every sample, so the caller can look at the per-round ratios a_i / b_i
-    (each pair ran back to back, so slow drift of the machine cancels out of them).
+    Keeping every sample lets the caller look at the per-round ratios a_i / b_i (each pair
+    ran back to back, so slow drift of the machine cancels out of them). Minor page faults
+    are counted too: a fresh page costs a fault and a zero-fill, and how often the C
+    allocator hands memory back to the OS depends on the order tensors are freed in.
     """
     for _ in range(warmup):
         fa()
         fb()
-    ta: list[float] = []
-    tb: list[float] = []
+    sa, sb = Samples([], [], [], []), Samples([], [], [], [])
     for i in range(runs):
-        order = ((fa, ta), (fb, tb)) if i % 2 == 0 else ((fb, tb), (fa, ta))
+        order = ((fa, sa), (fb, sb)) if i % 2 == 0 else ((fb, sb), (fa, sa))
         for f, acc in order:
+            u0 = resource.getrusage(resource.RUSAGE_SELF)
             t0 = time.perf_counter()
             f()
-            acc.append(time.perf_counter() - t0)
-    return statistics.median(ta), statistics.median(tb), ta, tb
+            acc.time.append(time.perf_counter() - t0)
+            u1 = resource.getrusage(resource.RUSAGE_SELF)
+            acc.user.append(u1.ru_utime - u0.ru_utime)
+            acc.system.append(u1.ru_stime - u0.ru_stime)
+            acc.faults.append(u1.ru_minflt - u0.ru_minflt)
+    return sa, sb
 
 
 def bench_forward(a: nn.Module, r: nn.Module, warmup: int, runs: int):
@@ -152,7 +176,6 @@ def bench_forward(a: nn.Module, r: nn.Module, warmup: int, runs: int):
 
 
 def bench_train(a: nn.Module, r: nn.Module, warmup: int, runs: int):
-    # Fresh copies of the same weights, so the eval-mode models above stay untouched.
     a.train()
     r.train()
     x = torch.randn(BATCH, 3, SIZE, SIZE)
@@ -232,7 +255,6 @@ def _peak_rss_bytes() -> int:
 
 def mem_child(which: str) -> None:
     """Runs in a fresh process: print the forward's RSS growth and allocator peak as JSON."""
-    torch.set_num_threads(CORES)
     m = build_archspec() if which == "archspec" else build_reference()
     m.eval()
     x = torch.randn(BATCH, 3, SIZE, SIZE)
@@ -256,7 +278,7 @@ def mem_child(which: str) -> None:
     print(json.dumps({"rss_delta": after - before, "alloc_peak": max(allocated, default=0)}))
 
 
-def bench_memory(runs: int) -> dict[str, dict[str, list[int]]]:
+def bench_memory(runs: int, threads: int) -> dict[str, dict[str, list[int]]]:
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
     out: dict[str, dict[str, list[int]]] = {
         w: {"rss_delta": [], "alloc_peak": []} for w in ("archspec", "reference")
@@ -265,7 +287,7 @@ def bench_memory(runs: int) -> dict[str, dict[str, list[int]]]:
         order = ("archspec", "reference") if i % 2 == 0 else ("reference", "archspec")
         for which in order:
             proc = subprocess.run(
-                [sys.executable, __file__, "--_mem-child", which],
+                [sys.executable, __file__, "--threads", str(threads), "--_mem-child", which],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -289,45 +311,56 @@ def _quartiles(xs: list[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
+FORMATS = {"s": "{:.4f} s", "MiB": "{:.1f} MiB", "": "{:,.0f}"}
+
+
 class Table:
     def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, float, str]] = []
+        self.rows: list[tuple[str, str, str, float, str, bool]] = []
         self.results: dict[str, dict[str, object]] = {}
 
-    def add(self, metric: str, ra: list[float], rb: list[float], unit: str, scale=1.0) -> None:
+    def add(
+        self,
+        metric: str,
+        ra: Sequence[float],
+        rb: Sequence[float],
+        unit: str,
+        *,
+        scale: float = 1.0,
+        target: bool = True,
+    ) -> None:
+        """One row from every sample of each model; ``scale`` only affects the display."""
         va, vb = statistics.median(ra), statistics.median(rb)
         ratio = va / vb if vb else float("nan")
         paired = [x / y for x, y in zip(ra, rb, strict=True) if y]
         lo, hi = _quartiles(paired) if paired else (float("nan"), float("nan"))
-        fmt = "{:.4f} " if unit == "s" else "{:.1f} "
+        fmt = FORMATS[unit]
+        iqr = f"{lo:.3f}-{hi:.3f}" if len(paired) > 1 and max(ra) > 0 else ""
         self.rows.append(
-            (
-                metric,
-                fmt.format(va * scale) + unit,
-                fmt.format(vb * scale) + unit,
-                ratio,
-                f"{lo:.3f}-{hi:.3f}" if len(paired) > 1 else "",
-            )
+            (metric, fmt.format(va * scale), fmt.format(vb * scale), ratio, iqr, target)
         )
         self.results[metric] = {
-            "unit": "s" if unit == "s" else "bytes",
+            "unit": {"s": "s", "MiB": "bytes", "": "count"}[unit],
             "archspec": va,
             "reference": vb,
             "ratio": ratio,
             "paired_ratio_iqr": [lo, hi],
-            "runs_archspec": ra,
-            "runs_reference": rb,
+            "target": target,
+            "runs_archspec": list(ra),
+            "runs_reference": list(rb),
         }
         print(f"  {metric}: ratio {ratio:.3f}", flush=True)
 
     def print(self) -> None:
         w = max(len(r[0]) for r in self.rows)
-        head = f"{'metric':<{w}}  {'archspec':>11}  {'reference':>11}  {'ratio':>6}  paired IQR"
+        head = f"{'metric':<{w}}  {'archspec':>12}  {'reference':>12}  {'ratio':>6}  paired IQR"
         print(head)
         print("-" * len(head))
-        for metric, fa, fb, ratio, iqr in self.rows:
-            flag = "" if ratio <= 1.02 else "   <-- above 1.02"
-            print(f"{metric:<{w}}  {fa:>11}  {fb:>11}  {ratio:6.3f}  {iqr:<11}{flag}")
+        for metric, fa, fb, ratio, iqr, target in self.rows:
+            flag = "   <-- above 1.02" if target and not ratio <= 1.02 else ""
+            flag = flag or ("   (diagnostic)" if not target else "")
+            shown = f"{ratio:6.3f}" if ratio == ratio else "   n/a"  # nan: 0 / 0
+            print(f"{metric:<{w}}  {fa:>12}  {fb:>12}  {shown}  {iqr:<11}{flag}")
         print(
             "ratio = median(archspec) / median(reference); paired IQR = interquartile range\n"
             "of the per-round ratios archspec_i / reference_i (a spread that straddles the\n"
@@ -339,14 +372,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="few repeats, for a smoke run")
     ap.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
-    ap.add_argument("--_mem-child", dest="mem_child", choices=["archspec", "reference"])
+    ap.add_argument(
+        "--threads", type=int, default=CORES, help=f"torch threads (default: cores, {CORES})"
+    )
+    ap.add_argument(
+        "--_mem-child", dest="mem_child", choices=["archspec", "reference"], help=argparse.SUPPRESS
+    )
     args = ap.parse_args()
 
+    torch.set_num_threads(args.threads)
     if args.mem_child:
         mem_child(args.mem_child)
         return
 
-    torch.set_num_threads(CORES)
     q = args.quick
     info = {
         "torch": torch.__version__,
@@ -364,27 +402,43 @@ def main() -> None:
         + ("  (--quick)" if q else "")
     )
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    info["loadavg_1min"] = load
+    if load > 0.5:
+        print(
+            f"warning: 1-minute load average is {load:.2f} before starting; other processes "
+            f"compete for the {CORES} cores and the timings will be noisy"
+        )
+
     a, r = paired_models()
     print("state_dict keys, shapes and eval outputs match the reference; measuring ...")
 
     t = Table()
-    _, _, ra, rb = bench_forward(a, r, warmup=2 if q else 5, runs=3 if q else 25)
-    t.add("forward (eval, no_grad)", ra, rb, "s")
-    _, _, ra, rb = bench_train(a, r, warmup=1 if q else 3, runs=3 if q else 15)
-    t.add("train step (SGD, CE)", ra, rb, "s")
+    fwd = bench_forward(a, r, warmup=2 if q else 5, runs=3 if q else 25)
+    t.add("forward (eval, no_grad)", fwd[0].time, fwd[1].time, "s")
+    train = bench_train(a, r, warmup=1 if q else 3, runs=3 if q else 15)
+    t.add("train step (SGD, CE)", train[0].time, train[1].time, "s")
     del a, r
 
-    mem = bench_memory(runs=1 if q else 5)
+    mem = bench_memory(runs=1 if q else 5, threads=args.threads)
     for key, label in (
         ("rss_delta", "forward peak RSS growth"),
         ("alloc_peak", "forward alloc peak"),
     ):
         t.add(label, mem["archspec"][key], mem["reference"][key], "MiB", scale=2**-20)
 
-    _, _, ra, rb = bench_build(warmup=1, runs=3 if q else 9)
-    t.add("build resnet50 (cpu)", ra, rb, "s")
-    _, _, ra, rb = bench_meta_build(warmup=1, runs=3 if q else 9)
-    t.add("build resnet152 (meta)", ra, rb, "s")
+    build = bench_build(warmup=1, runs=3 if q else 9)
+    t.add("build resnet50 (cpu)", build[0].time, build[1].time, "s")
+    meta = bench_meta_build(warmup=1, runs=3 if q else 9)
+    t.add("build resnet152 (meta)", meta[0].time, meta[1].time, "s")
+    # Diagnostics, not targets. User CPU time (all threads) is the compute; system CPU
+    # time and minor page faults are the kernel's memory management (fresh pages faulted
+    # in and zeroed after the C allocator gave memory back), which depends on the order
+    # tensors are freed in, not on the arithmetic.
+    for label, s in (("forward", fwd), ("train step", train)):
+        t.add(f"{label} user CPU", s[0].user, s[1].user, "s", target=False)
+        t.add(f"{label} system CPU", s[0].system, s[1].system, "s", target=False)
+        t.add(f"{label} minor page faults", s[0].faults, s[1].faults, "", target=False)
 
     print()
     t.print()

@@ -9,6 +9,8 @@ torchvision). It follows torchvision's ``resnet.py`` conventions exactly:
   ``conv2/bn2`` (``conv3/bn3`` for bottlenecks) and an optional ``downsample``, an
   ``nn.Sequential(conv1x1, BatchNorm2d)``;
 * the bottleneck puts its stride on the 3x3 conv ("ResNet v1.5");
+* evaluation order as torchvision's: the main branch first, then the ``downsample``
+  projection of the skip, so memory is allocated and freed in the same order;
 * ``groups`` / ``width_per_group`` give ResNeXt and Wide ResNet;
 * init: Kaiming-normal (fan_out, relu) on every conv, BatchNorm weight 1 and bias 0,
   the final ``nn.Linear`` left at PyTorch's default init.
@@ -74,10 +76,9 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        out += identity
+        out += x if self.downsample is None else self.downsample(x)
         return self.relu(out)
 
 
@@ -108,11 +109,10 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        out += identity
+        out += x if self.downsample is None else self.downsample(x)
         return self.relu(out)
 
 
