@@ -11,9 +11,14 @@ import networkx as nx
 
 from archspec.blocks import get
 from archspec.graph.builder import GraphBuilder, Value
-from archspec.spec.model import ArchSpec, ConvLayer, NamedStem, NormLayer, PoolLayer
-
-_STEM_WIDTH = {"imagenet": 64, "deep": 64, "cifar": 16}
+from archspec.spec.model import (
+    NAMED_STEM_WIDTH,
+    ArchSpec,
+    ConvLayer,
+    NamedStem,
+    NormLayer,
+    PoolLayer,
+)
 
 
 def lower(spec: ArchSpec) -> nx.DiGraph:
@@ -51,7 +56,7 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
 
 def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
     if isinstance(stem, NamedStem):
-        width = stem.width or _STEM_WIDTH.get(stem.type, 0)
+        width = stem.width or NAMED_STEM_WIDTH.get(stem.type, 0)
         if stem.type == "imagenet":
             x = g.conv(x, width, 7, stride=2, padding=3, name="conv1")
         elif stem.type == "deep":  # ResNet-C: three 3x3 convs replace the 7x7

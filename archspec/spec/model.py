@@ -283,8 +283,7 @@ class ArchSpec(Strict):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# The width a named stem gets when none is written; graph/lower.py builds it, and a test
-# checks the two agree.
+# The width a named stem gets when none is written: graph/lower.py builds it from here.
 NAMED_STEM_WIDTH = {"imagenet": 64, "deep": 64, "cifar": 16}
 
 
