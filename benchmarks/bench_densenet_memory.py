@@ -40,6 +40,7 @@ import sys
 import time
 
 import torch
+from proc_memory import proc_status_bytes, reset_peak_rss  # benchmarks/
 from torch import nn
 
 MiB = 2**20
@@ -58,26 +59,6 @@ def _step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torc
     opt.step()
 
 
-def _vm(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def child(efficient: bool, batch: int, size: int, steps: int) -> dict[str, float | None]:
     """One measurement, in its own process."""
     torch.manual_seed(0)
@@ -88,10 +69,10 @@ def child(efficient: bool, batch: int, size: int, steps: int) -> dict[str, float
     _step(model, opt, x[:1, :, :64, :64], y[:1])  # lazy set-up, gradients and momentum
 
     rss_delta = None
-    if _reset_peak():
-        before = _vm("VmRSS")
+    if reset_peak_rss():
+        before = proc_status_bytes("VmRSS")
         _step(model, opt, x, y)
-        peak = _vm("VmHWM")
+        peak = proc_status_bytes("VmHWM")
         if before is not None and peak is not None:
             rss_delta = (peak - before) / MiB
 

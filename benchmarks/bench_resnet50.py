@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
+from proc_memory import proc_status_bytes, reset_peak_rss  # benchmarks/proc_memory.py
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,31 +223,10 @@ def bench_meta_build(warmup: int, runs: int):
 # --------------------------------------------------------------------------- memory
 
 
-def _proc_status_bytes(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024  # "VmHWM:  123 kB"
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    """Reset this process's VmHWM to its current RSS (Linux >= 4.0); False if impossible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def _peak_rss_bytes() -> int:
     # VmHWM, not getrusage's ru_maxrss: ru_maxrss survives execve, so a child forked from
     # this (large) benchmark process would report the parent's high-water mark.
-    hwm = _proc_status_bytes("VmHWM")
+    hwm = proc_status_bytes("VmHWM")
     if hwm is not None:
         return hwm
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
@@ -261,7 +241,7 @@ def mem_child(which: str) -> None:
     with torch.no_grad():
         m(torch.randn(1, 3, 32, 32))  # lazy initialisation (oneDNN etc.), tiny activations
         # Peak resident memory during the forward, minus what was resident before it.
-        before = _proc_status_bytes("VmRSS") if _reset_peak_rss() else None
+        before = proc_status_bytes("VmRSS") if reset_peak_rss() else None
         if before is None:
             before = _peak_rss_bytes()
         m(x)
