@@ -100,33 +100,34 @@ def _shortcut(
     fx: Value,
     stride: int,
     pre: Value | None,
-    kind: str | None,
+    downsample: str,
+    always: bool = False,
 ) -> Value:
-    if kind is None and x.shape == fx.shape and stride == 1:
+    """The skip side: ``x`` itself where the shape is kept (unless ``always``), else the
+    ``downsample`` kind applied to ``pre`` (or ``x``)."""
+    if not always and x.shape == fx.shape and stride == 1:
         return x
-    return DOWNSAMPLES[kind or cfg.downsample](g, cfg, pre or x, fx.channels, stride)
+    return DOWNSAMPLES[downsample](g, cfg, pre or x, fx.channels, stride)
 
 
 def identity(
     g: GraphBuilder, cfg: BlockConfig, x: Value, fx: Value, stride: int, pre: Value | None = None
 ) -> Value:
     """x + F(x); where the shape changes, the skip is ``cfg.downsample``."""
-    return g.add(fx, _shortcut(g, cfg, x, fx, stride, pre, None))
+    return g.add(fx, _shortcut(g, cfg, x, fx, stride, pre, cfg.downsample))
 
 
 def projection_skip(
     g: GraphBuilder, cfg: BlockConfig, x: Value, fx: Value, stride: int, pre: Value | None = None
 ) -> Value:
     """A projection on every block, shape change or not (He et al. 2015 option C)."""
-    return g.add(fx, _shortcut(g, cfg, x, fx, stride, pre, "projection"))
+    return g.add(fx, _shortcut(g, cfg, x, fx, stride, pre, "projection", always=True))
 
 
 def pad_skip(
     g: GraphBuilder, cfg: BlockConfig, x: Value, fx: Value, stride: int, pre: Value | None = None
 ) -> Value:
     """Identity, and option A's parameter-free pad where the shape changes."""
-    if x.shape == fx.shape and stride == 1:
-        return g.add(fx, x)
     return g.add(fx, _shortcut(g, cfg, x, fx, stride, pre, "pad"))
 
 
@@ -161,7 +162,7 @@ def _gated_merge(
             bias_init=cfg.gate_bias,
         )
         gate = g.act(logits, "sigmoid", name="gate.sigmoid")
-    carry = _shortcut(g, cfg, x, fx, stride, pre, None)
+    carry = _shortcut(g, cfg, x, fx, stride, pre, cfg.downsample)
     params = {"complement": False, "threshold": threshold}
     taken = g.op("gate", "gate.transform", [gate, fx], roles=["gate", "main"], **params)
     with g.path("skip"):
