@@ -38,7 +38,11 @@ Metrics (all medians; ratio = archspec / reference)
 
 Timings need an otherwise idle machine: the script warns when the load average is not ~0.
 
-Usage: python benchmarks/bench_resnet50.py [--quick] [--json out.json]   (or `make bench`)
+  --fx-order   diagnostic, no target: also times a build that frees every value right
+               after its last use (fx's order, not the hand-written modules' order).
+
+Usage: python benchmarks/bench_resnet50.py [--quick] [--fx-order] [--json out.json]
+       (or `make bench`)
 """
 
 from __future__ import annotations
@@ -80,6 +84,15 @@ def build_archspec(name: str = "resnet50", device: str = "cpu") -> nn.Module:
     if device == "meta":
         return archspec.build(name, device="meta")
     return archspec.build(name, seed=0, device=device)
+
+
+def build_eager() -> nn.Module:
+    """archspec's ResNet-50 freeing each value right after its last use, as fx's
+    generated code does by itself (the built model frees where nested modules do)."""
+    import archspec
+    from archspec.codegen.torch_module import build_module
+
+    return build_module(archspec.lower("resnet50"), seed=0, module_lifetimes=False)
 
 
 def build_reference(name: str = "resnet50", device: str = "cpu") -> nn.Module:
@@ -356,6 +369,11 @@ def main() -> None:
         "--threads", type=int, default=CORES, help=f"torch threads (default: cores, {CORES})"
     )
     ap.add_argument(
+        "--fx-order",
+        action="store_true",
+        help="also time a build that frees each value after its last use (fx's own order)",
+    )
+    ap.add_argument(
         "--_mem-child", dest="mem_child", choices=["archspec", "reference"], help=argparse.SUPPRESS
     )
     args = ap.parse_args()
@@ -396,6 +414,11 @@ def main() -> None:
     t = Table()
     fwd = bench_forward(a, r, warmup=2 if q else 5, runs=3 if q else 25)
     t.add("forward (eval, no_grad)", fwd[0].time, fwd[1].time, "s")
+    if args.fx_order:
+        eager = build_eager()
+        eager.load_state_dict(a.state_dict())
+        fx_fwd = bench_forward(eager, r, warmup=2 if q else 5, runs=3 if q else 25)
+        del eager
     train = bench_train(a, r, warmup=1 if q else 3, runs=3 if q else 15)
     t.add("train step (SGD, CE)", train[0].time, train[1].time, "s")
     del a, r
@@ -415,7 +438,11 @@ def main() -> None:
     # time and minor page faults are the kernel's memory management (fresh pages faulted
     # in and zeroed after the C allocator gave memory back), which depends on the order
     # tensors are freed in, not on the arithmetic.
-    for label, s in (("forward", fwd), ("train step", train)):
+    timed = [("forward", fwd), ("train step", train)]
+    if args.fx_order:
+        t.add("forward (fx's free order)", fx_fwd[0].time, fx_fwd[1].time, "s", target=False)
+        timed.append(("forward (fx's free order)", fx_fwd))
+    for label, s in timed:
         t.add(f"{label} user CPU", s[0].user, s[1].user, "s", target=False)
         t.add(f"{label} system CPU", s[0].system, s[1].system, "s", target=False)
         t.add(f"{label} minor page faults", s[0].faults, s[1].faults, "", target=False)

@@ -9,8 +9,10 @@ torchvision). It follows torchvision's ``resnet.py`` conventions exactly:
   ``conv2/bn2`` (``conv3/bn3`` for bottlenecks) and an optional ``downsample``, an
   ``nn.Sequential(conv1x1, BatchNorm2d)``;
 * the bottleneck puts its stride on the 3x3 conv ("ResNet v1.5");
-* evaluation order as torchvision's: the main branch first, then the ``downsample``
-  projection of the skip, so memory is allocated and freed in the same order;
+* forward code as torchvision's, one op a statement: the main branch first, then the
+  ``downsample`` projection of the skip, each value released where torchvision's
+  variables release it, so memory is allocated and freed in the same order (nested calls
+  such as ``self.relu(self.bn1(self.conv1(x)))`` would keep some values alive longer);
 * ``groups`` / ``width_per_group`` give ResNeXt and Wide ResNet;
 * init: Kaiming-normal (fan_out, relu) on every conv, BatchNorm weight 1 and bias 0,
   the final ``nn.Linear`` left at PyTorch's default init.
@@ -76,10 +78,17 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        out += x if self.downsample is None else self.downsample(x)
-        return self.relu(out)
+        identity = x
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        out = self.relu(out)
+        return out
 
 
 class Bottleneck(nn.Module):
@@ -109,11 +118,20 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        out += x if self.downsample is None else self.downsample(x)
-        return self.relu(out)
+        identity = x
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        out = self.relu(out)
+        out = self.conv3(out)
+        out = self.bn3(out)
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        out = self.relu(out)
+        return out
 
 
 class ResNet(nn.Module):
@@ -165,13 +183,18 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
+        x = self.maxpool(x)
         x = self.layer1(x)
         x = self.layer2(x)
         x = self.layer3(x)
         x = self.layer4(x)
-        x = torch.flatten(self.avgpool(x), 1)
-        return self.fc(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        x = self.fc(x)
+        return x
 
 
 def resnet18(**kwargs) -> ResNet:

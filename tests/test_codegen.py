@@ -4,6 +4,7 @@ torch.export, channels_last, the meta device, seeding, and the memory guard."""
 from __future__ import annotations
 
 import ast
+import builtins
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from helpers import assert_ir_shapes, module_nodes, n_params, spec_of, tiny_spec
 from torch import fx
 
 import archspec
+from archspec.codegen.lifetimes import keep_alive
 from archspec.codegen.modules import MODULES
 from archspec.spec.limits import MAX_CHANNELS
 
@@ -40,14 +42,17 @@ def test_forward_is_straight_line_code(name: str) -> None:
     assert not [n for n in ast.walk(forward) if isinstance(n, loops)]
     assert not [n for n in ast.walk(forward) if isinstance(n, ast.Dict | ast.Lambda | ast.If)]
 
-    # one statement per op: each op is one line computing it (plus the `= None` frees)
+    # one statement per op: each op is one line computing it (plus the `= None` frees),
+    # and one keep_alive line where a module ends that read values from outside it
     ops = [n for n, d in graph.nodes(data=True) if d["op"] != "input"]
-    assert len(module_nodes(model)) == len(ops)
+    kept = [n for n in module_nodes(model) if n.target is keep_alive]
+    assert kept
+    assert len(module_nodes(model)) == len(ops) + len(kept)
     body = [line for line in model.code.strip().splitlines()[1:] if line.strip()]
-    assert len(body) == len(ops) + 1  # + return
+    assert len(body) == len(ops) + len(kept) + 1  # + return
     assert body[-1].strip().startswith("return ")
-    # each activation is released on the line of its last use, as hand-written code
-    # releases it when the name goes out of use
+    # each activation is released on the line of its last use (a keep_alive call counts
+    # as one), as hand-written code releases it when the name goes out of use
     last_use: dict[str, int] = {}
     freed: dict[str, int] = {}
     for stmt in forward.body:
@@ -60,7 +65,8 @@ def test_forward_is_straight_line_code(name: str) -> None:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 last_use[node.id] = stmt.lineno
     returned = forward.body[-1].value.id
-    assert set(freed) == set(last_use) - {"self", "getattr", "torch", returned}
+    functions = {"self", *model.forward.__globals__, *vars(builtins)}  # not activations
+    assert set(freed) == set(last_use) - functions - {returned}
     assert all(freed[name] == last_use[name] for name in freed)
     # the code calls each module by its spec path
     scopes = {d["scope"] for _, d in graph.nodes(data=True) if d["op"] in MODULES}

@@ -245,7 +245,9 @@ class _Unit:
 class _Emitter:
     def __init__(self, graph: nx.DiGraph) -> None:
         self.graph = graph
-        self.model = build_module(graph, device="meta")
+        # The source's own block classes and Sequentials hold their inputs as the built
+        # model's keep_alive calls do, so those calls are left out of what it reads.
+        self.model = build_module(graph, device="meta", module_lifetimes=False)
         self.nodes = list(self.model.graph.nodes)
         self.modules = dict(self.model.named_modules())
         self.imports: set[str] = set()  # import lines beyond torch, nn and F
@@ -554,7 +556,8 @@ class _Emitter:
         """The statements of a forward. A value whose input dies at that statement
         takes over the input's name (``x = self.bn1(x)``, ``out += identity``), as
         hand-written PyTorch does; with ``release``, other values are deleted after
-        their last use, so activations are freed as early as the built model frees them.
+        their last use. A block's or stage's inputs live until its call returns, so
+        activations are freed where the built model frees them (codegen/lifetimes.py).
         """
         last: dict[fx.Node, int] = {}
         for i, unit in enumerate(units):

@@ -1,9 +1,10 @@
 """Graph IR -> ``torch.fx.GraphModule``.
 
-The forward is generated Python (fx's codegen): one statement per op, dead activations
-released as soon as their last user ran, no dict of tensors and no loop over nodes, so
-the model costs what hand-written code costs and runs under ``torch.compile`` and
-``torch.export``. Module paths are the nodes' scopes (``layer1.0.conv1``).
+The forward is generated Python (fx's codegen): one statement per op, activations freed
+where hand-written nested modules free them (codegen/lifetimes.py), no dict of tensors
+and no loop over nodes, so the model costs what hand-written code costs and runs under
+``torch.compile`` and ``torch.export``. Module paths are the nodes' scopes
+(``layer1.0.conv1``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from torch import fx, nn
 
 from archspec.codegen.checkpoint import regions
+from archspec.codegen.lifetimes import hold_module_inputs
 from archspec.codegen.modules import MODULES
 from archspec.errors import GraphError
 from archspec.graph.stats import graph_stats
@@ -75,10 +77,13 @@ def build_module(
     seed: int | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
+    module_lifetimes: bool = True,
 ) -> fx.GraphModule:
     """An ``nn.Module`` computing ``graph``, initialized as torchvision initializes ResNets.
 
-    ``device="meta"`` allocates nothing (shapes and parameter counts only).
+    ``device="meta"`` allocates nothing (shapes and parameter counts only). With
+    ``module_lifetimes`` (the default) activations are freed where nested hand-written
+    modules free them; without, each right after its last use (fx's own order).
     """
     device = torch.device(device)
     if device.type != "meta":
@@ -138,6 +143,8 @@ def build_module(
             # Which IR node an fx node computes, for backends that read the fx graph
             # (codegen/emit_python.py groups statements by block with it).
             env[node].meta.setdefault("archspec_node", node)
+    if module_lifetimes:
+        hold_module_inputs(graph, fx_graph, env, checkpointed)
     fx_graph.output(env[graph.graph["output"]])
     model = fx.GraphModule(root, fx_graph, class_name=_class_name(graph.graph["name"]))
     if device.type != "meta":

@@ -1,0 +1,94 @@
+"""The built model frees its activations where hand-written modules do.
+
+The test reads the order of the CPU allocator's allocations and frees during one forward
+(torch.profiler's memory events). That order decides how glibc's heap grows and shrinks,
+and so how many pages a forward faults in again (docs/performance.md). It is compared
+with the order of the hand-written reference in torchvision's layout
+(tests/reference_resnet.py): it must be the same, event for event. The order fx gives
+when each value is dropped right after its last use must differ from it, or the check
+could not tell the two apart.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import reference_resnet
+import torch
+from torch import fx, nn
+
+import archspec
+from archspec.codegen.lifetimes import keep_alive
+from archspec.codegen.torch_module import build_module
+
+NAMES = ["resnet18", "resnet50", "resnext50_32x4d"]
+
+
+def allocator_events(model: nn.Module, x: torch.Tensor, tmp: Path) -> list[int]:
+    """Bytes allocated (> 0) and freed (< 0) by one eval forward, in order."""
+    model.eval()
+    with torch.no_grad():
+        model(x)  # lazy initialisation out of the way
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        with torch.profiler.profile(activities=activities, profile_memory=True) as prof:
+            model(x)
+    trace = tmp / "trace.json"
+    prof.export_chrome_trace(str(trace))
+    events = [e for e in json.loads(trace.read_text())["traceEvents"] if e["name"] == "[memory]"]
+    events.sort(key=lambda e: e["ts"])  # stable: events of one microsecond keep their order
+    return [e["args"]["Bytes"] for e in events]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_frees_in_the_order_of_hand_written_modules(name: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    ref = getattr(reference_resnet, name)()
+    graph = archspec.lower(name)
+    ours = build_module(graph, seed=0)
+    eager = build_module(graph, seed=0, module_lifetimes=False)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+
+    expected = allocator_events(ref, x, tmp_path)
+    assert sum(1 for b in expected if b > 0) > 50  # the forward's activations are in it
+    assert allocator_events(ours, x, tmp_path) == expected
+    assert allocator_events(eager, x, tmp_path) != expected
+
+
+def test_keep_alive_costs_no_op() -> None:
+    """torch.export traces through keep_alive: the exported program has the same ops
+    as a build without it."""
+    graph = archspec.lower("resnet18")
+    x = (torch.randn(1, 3, 64, 64),)
+
+    def targets(model: fx.GraphModule) -> list[str]:
+        program = torch.export.export(model.eval(), x)
+        return [str(n.target) for n in program.graph.nodes if n.op == "call_function"]
+
+    held = build_module(graph, device="cpu", seed=0)
+    assert any(n.target is keep_alive for n in held.graph.nodes)
+    assert targets(held) == targets(build_module(graph, seed=0, module_lifetimes=False))
+
+
+def test_every_value_a_block_reads_stays_alive_until_the_block_ends() -> None:
+    """In the fx graph: no value a block reads from outside is released before the
+    block's last op (fx releases a value after its last user)."""
+    graph = archspec.lower("resnet50")
+    model = build_module(graph, device="meta")
+    order = {n: i for i, n in enumerate(model.graph.nodes)}
+    block_nodes: dict[str, list[fx.Node]] = {}
+    for node in model.graph.nodes:
+        block = graph.nodes[node.meta["archspec_node"]]["block"] if node.meta else ""
+        if block:
+            block_nodes.setdefault(block, []).append(node)
+    assert len(block_nodes) == 16
+    for block, nodes in block_nodes.items():
+        inside = set(nodes)
+        end = max(order[n] for n in nodes if n.target is not keep_alive)  # the last op
+        for node in nodes:
+            for value in node.all_input_nodes:
+                if value in inside or value.op == "placeholder":
+                    continue
+                last_use = max(order[user] for user in value.users)
+                assert last_use > end, (block, value.name)
