@@ -27,6 +27,16 @@ class Mark:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut short: an error message stays one line however long the value
+    (a 10,000-character description, a list of a thousand stages)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} as text"
+    return f"{text[: limit - 20]}... ({size})"
+
+
 def format_path(path: Sequence[str | int]) -> str:
     """Render a field path the way users write it: ``stages[2].depth``."""
     out = ""

@@ -186,16 +186,45 @@ CASES: list[Bad] = [
         "must be a valid string",
         field="name",
     ),
-    one("scalar-for-head", sub("head: {classes: 10}", "head: 10"), field="head", line=12),
+    one(
+        "scalar-for-head",
+        sub("head: {classes: 10}", "head: 10"),
+        "must be a mapping (got 10)",
+        field="head",
+        line=12,
+    ),
     one(
         "scalar-for-stages",
         sub(
             "stages:\n  - {depth: 2, width: 16}\n  - {depth: 2, width: 32, stride: 2}", "stages: 3"
         ),
-        "must be a valid",
+        "must be a list",
         field="stages",
     ),
-    one("stage-not-a-mapping", sub(STAGE0, "3"), "dictionary", field="stages[0]", line=10),
+    one("stage-not-a-mapping", sub(STAGE0, "3"), "must be a mapping", field="stages[0]", line=10),
+    one(
+        "name-with-a-space",
+        sub("name: tiny", "name: my net"),
+        "may hold only letters, digits and _ . -",
+        field="name",
+        line=1,
+    ),
+    one("empty-name", sub("name: tiny", "name: ''"), "must not be empty", field="name", line=1),
+    one(
+        "huge-description",  # the message shows the start of the value, not all of it
+        sub("a small CIFAR-style net", "x" * 20_000),
+        "must have at most 10000 characters",
+        "(20000 characters)",
+        field="description",
+        line=2,
+    ),
+    one(
+        "three-numbers-for-size",
+        sub("size: 32}", "size: [32, 32, 32]}"),
+        "must have at most 2 items, not 3",
+        field="input.size",
+        line=3,
+    ),
     one(
         "string-for-bool",
         sub("  downsample: pad", "  downsample: pad\n  zero_init_last: 'yes'"),
@@ -444,7 +473,23 @@ CASES: list[Bad] = [
         sets=("stages.².depth=2",),
         where=None,
     ),
-    one("set-bad-yaml-value", BASE, "YAML syntax error", sets=("stages.0.depth=[1",), where=None),
+    one(
+        "set-huge-value",
+        BASE,
+        "must have at most 10000 characters",
+        "(12000 characters)",
+        sets=("description=" + "y" * 12_000,),
+        field="description",
+        where=None,
+    ),
+    one(
+        "set-bad-yaml-value",
+        BASE,
+        "--set: stages.0.depth=[1: YAML syntax error",  # not as a file position (:1:3)
+        "(column 3 of the value)",
+        sets=("stages.0.depth=[1",),
+        where=None,
+    ),
     one(
         "set-unsafe-value",
         BASE,

@@ -7,13 +7,14 @@ and field, wherever in that chain it happens.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from archspec.errors import Mark, SpecError, format_path
+from archspec.errors import Mark, SpecError, format_path, shown
 from archspec.spec.model import ArchSpec
 from archspec.spec.presets import preset_path, presets
 from archspec.spec.yaml_source import load_yaml, parse_scalar
@@ -139,12 +140,22 @@ def _walk(data: Any, prefix: PathT = ()) -> list[tuple[PathT, Any]]:
 
 def parse_override(item: str) -> tuple[str, Any]:
     """``"stages.2.depth=23"`` -> ``("stages.2.depth", 23)``; the value is read as YAML."""
+    if not isinstance(item, str):
+        raise SpecError(
+            f"an override is a 'PATH=VALUE' string (e.g. 'stages.2.depth=23'), got {item!r}",
+            file="override",
+        )
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
         raise SpecError(
             f"an override is PATH=VALUE (e.g. stages.2.depth=23), got {item!r}", file="--set"
         )
-    return key.strip(), parse_scalar(value, file=f"--set {item}")
+    try:
+        return key.strip(), parse_scalar(value, file="--set")
+    except SpecError as err:
+        # The value's own line and column would read as a position in a file.
+        at = f" (column {err.column} of the value)" if err.column and "\n" not in value else ""
+        raise SpecError(f"{item}: {err.message}{at}", file="--set") from None
 
 
 def split_path(dotted: str) -> PathT:
@@ -159,14 +170,25 @@ def split_path(dotted: str) -> PathT:
 
 def apply_overrides(doc: Document, overrides: Mapping[str, Any] | Sequence[str]) -> None:
     """Set each dotted path in place; numbers index lists, missing mapping keys are made."""
-    items = (
-        [parse_override(o) for o in overrides]
-        if not isinstance(overrides, Mapping)
-        else list(overrides.items())
-    )
+    if isinstance(overrides, Mapping):
+        items = list(overrides.items())
+    elif isinstance(overrides, Sequence) and not isinstance(overrides, str | bytes):
+        items = [parse_override(o) for o in overrides]
+    else:
+        hint = " (put it in a list)" if isinstance(overrides, str) else ""
+        raise SpecError(
+            "overrides are a mapping of dotted paths to values or a list of 'PATH=VALUE' "
+            f"strings, got {type(overrides).__name__} {overrides!r}{hint}",
+            file="override",
+        )
     for dotted, value in items:
+        if not isinstance(dotted, str):
+            raise SpecError(
+                f"an override path is a dotted string such as 'stages.2.depth', got {dotted!r}",
+                file="override",
+            )
         path = split_path(dotted)
-        label = f"override {dotted}={value!r}"
+        label = f"override {dotted}={shown(value)}"
         node: Any = doc.data
         for i, part in enumerate(path[:-1]):
             node = _step(node, part, path[: i + 1], label, create=True)
@@ -212,7 +234,9 @@ def spec_error(exc: ValidationError, doc: Document) -> SpecError:
         if e["type"] == "unknown_key" and "ctx" in e:
             path = (*path, e["ctx"]["key"])
         candidates.append((len(path), path, e))
-    _, path, e = max(candidates, key=lambda c: c[0])
+    # The deepest error; at equal depth, rather a union branch that took the value's kind
+    # (a list for input.size: "at most 2 items") than one refusing it ("not an integer").
+    _, path, e = max(candidates, key=lambda c: (c[0], not c[2]["type"].endswith("_type")))
     message = _message(e)
     if len(candidates) > 1:
         # Errors at an ancestor of the chosen path are the other branches of a union
@@ -250,20 +274,36 @@ def _clean_loc(loc: PathT, data: Any) -> PathT:
     return tuple(out)
 
 
+# What a pattern in the schema means, for the error when a value does not match it.
+_PATTERNS = {r"^[A-Za-z0-9_.\-]+$": "may hold only letters, digits and _ . -"}
+
+
 def _message(e: Mapping[str, Any]) -> str:
     kind, msg = e["type"], str(e["msg"])
     value = e.get("input")
+    ctx = e.get("ctx") or {}
     if kind == "missing":
         return "missing required field"
     if kind in {"unknown_key", "spec_error", "stem_layer", "value_error"}:
         return msg.removeprefix("Value error, ")  # a validator's own, complete message
     msg = msg.replace("Input should be", "must be").replace("Value error, ", "")
+    # pydantic's words for Python types, in the words of YAML
+    msg = re.sub(r"a valid dictionary( or instance of \w+)?", "a mapping", msg)
+    msg = msg.replace("a valid tuple", "a list").replace("a valid list", "a list")
     if kind in {"too_short", "too_long"}:  # "Tuple should have at least 1 item after ..."
         msg = "must have" + msg.split(" should have", 1)[-1].replace(" after validation", "")
+    elif kind == "string_too_short":
+        n = ctx.get("min_length", 1)
+        msg = "must not be empty" if n == 1 else f"must have at least {n} characters"
+    elif kind == "string_too_long":
+        msg = f"must have at most {ctx.get('max_length')} characters"
+    elif kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        msg = _PATTERNS.get(pattern, f"must match the pattern {pattern}")
     if kind in {"int_type", "bool_type", "string_type", "float_type"} and isinstance(value, float):
         msg += " (a whole number, not a fraction)" if kind == "int_type" else ""
     if isinstance(value, str | int | float | bool) or value is None:
-        msg += f" (got {value!r})"
+        msg += f" (got {shown(value)})"
     elif isinstance(value, dict | list):
         msg += f" (got a {'mapping' if isinstance(value, dict) else 'list'})"
     return msg
