@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import subprocess
@@ -11,6 +12,7 @@ from typing import Any
 import networkx as nx
 import pytest
 import torch
+from helpers import spec_of, tiny_spec
 from hypothesis import HealthCheck, given, reject, settings
 from spec_strategies import block_options, spec_data
 
@@ -77,6 +79,59 @@ def test_invalid_override_names_the_dotted_path(path: str, value: Any, names: st
     assert f"override {path}=" in message  # the override as the caller wrote it
     assert names in message  # and the field it broke
     assert base == archspec.load("resnet50")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({1: 2}, "an override path is a dotted string"),
+        ({"stages.0.depth": 2, None: 3}, "got None"),
+        ([3], "an override is a 'PATH=VALUE' string"),
+        (5, "got int 5"),
+        ("stages.0.depth=2", "(put it in a list)"),
+        (b"stages.0.depth=2", "got bytes"),
+    ],
+)
+def test_overrides_of_the_wrong_kind_are_spec_errors(overrides: Any, says: str) -> None:
+    base = archspec.load("resnet50")
+    for call in (lambda: base.override(overrides), lambda: archspec.load("resnet50", overrides)):
+        with pytest.raises(archspec.SpecError) as info:
+            call()
+        assert says in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s.stages[0].__setitem__("depth", 9),
+        lambda s: s.stages[0].update(depth=9),
+        lambda s: s.stages[0].pop("depth"),
+        lambda s: s.defaults.__setitem__("block", "basic"),
+        lambda s: s.defaults.setdefault("se", 16),
+        lambda s: s.defaults.clear(),
+    ],
+)
+def test_a_spec_cannot_be_changed_in_place(edit: Any) -> None:
+    """defaults and stages are kept as written, read-only: an edit in place would leave
+    blocks, arch_id and to_yaml describing different networks."""
+    spec = archspec.load("resnet50")
+    before = (spec.to_yaml(), spec.arch_id, spec.blocks)
+    with pytest.raises(TypeError, match=r"spec\.override"):
+        edit(spec)
+    assert (spec.to_yaml(), spec.arch_id, spec.blocks) == before
+    assert spec.stages[0]["depth"] == 3 and dict(spec.defaults)["block"] == "bottleneck"
+
+
+def test_read_only_settings_survive_copies_and_pickling() -> None:
+    spec = archspec.load("resnet50").override({"defaults.se": 16, "stem": [{"conv": 8}]})
+    for again in (pickle.loads(pickle.dumps(spec)), copy.deepcopy(spec), copy.copy(spec)):
+        assert again == spec and again.arch_id == spec.arch_id
+        with pytest.raises(TypeError):
+            again.stages[1]["width"] = 1
+    dumped = spec.model_dump()
+    assert type(dumped["defaults"]) is dict and type(dumped["stages"][0]) is dict
+    dumped["stages"][0]["depth"] = 2  # a dump is the caller's own copy
+    assert spec.stages[0]["depth"] == 3
 
 
 # --- YAML round trip ------------------------------------------------------------------
@@ -151,6 +206,32 @@ def test_arch_id_sees_a_named_stem_width_as_lowering_does(stem: str) -> None:
     assert same, "graph/lower.py and NAMED_STEM_WIDTH disagree"
 
 
+def same_network(a: nx.DiGraph, b: nx.DiGraph) -> bool:
+    """The same ops, shapes, parameters and edges (the stage records aside: they hold
+    each stage's config as written)."""
+    attrs = {k: v for k, v in a.graph.items() if k != "stages"}
+    return nx.utils.graphs_equal(a, b) or (
+        attrs == {k: v for k, v in b.graph.items() if k != "stages"}
+        and list(a.nodes(data=True)) == list(b.nodes(data=True))
+        and list(a.edges(data=True)) == list(b.edges(data=True))
+    )
+
+
+FORMS = [(b, {}) for b in blocks()] + [("preact", {"form": "bottleneck"})]
+
+
+@pytest.mark.parametrize(("block", "extra"), FORMS, ids=[f"{b}{e}" for b, e in FORMS])
+def test_arch_id_sees_what_a_block_type_implies(block: str, extra: dict[str, Any]) -> None:
+    """A setting written out as the value leaving it out implies (preact's expansion:
+    1 for the basic form, 4 for the bottleneck) builds the same graph and keeps the id."""
+    implied = spec_of(tiny_spec(block, extra=extra))
+    for key, value in implied.blocks[0].implied().items():
+        written = implied.override({f"defaults.{key}": value})
+        assert implied.arch_id == written.arch_id, key
+        assert same_network(lower(implied), lower(written)), key
+        assert written.override({f"defaults.{key}": value + 1}).arch_id != implied.arch_id
+
+
 def test_arch_id_sees_implied_stem_layer_values() -> None:
     layers = [{"conv": 16, "kernel": 5}, {"norm": "batch"}, {"pool": "max", "kernel": 2}]
     implied = archspec.load("resnet20").override({"stem": layers})
@@ -204,9 +285,11 @@ def test_arch_id_changes_with_every_setting_of_every_block(block: str) -> None:
     schema = blocks()[block].config.model_json_schema()
     props = {k: v for k, v in schema["properties"].items() if k in block_options(block)}
     current = base.blocks[1].model_dump()
+    implied = base.blocks[1].implied()  # writing out these is no change: see above
     for name, prop in props.items():
         for value in _alternatives(name, current[name], prop):
-            changes.append({f"stages.1.{name}": value})
+            if name not in implied or value != implied[name]:
+                changes.append({f"stages.1.{name}": value})
     tried = 0
     for change in changes:
         try:

@@ -90,6 +90,21 @@ class BlockConfig(SpecModel):
         """Channels this block outputs, given what it receives."""
         return self.width
 
+    def implied(self) -> dict[str, Any]:
+        """What settings whose default is ``None`` stand for when left out (preact's
+        ``expansion``: 1 or 4 by form). A block type with such a setting says so here."""
+        return {}
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that make these blocks what they are, for ``ArchSpec.arch_id``:
+        those that differ from their defaults, less any written out as the value that
+        leaving it out implies."""
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        for key, value in self.implied().items():
+            if key in data and data[key] == value:
+                del data[key]
+        return data
+
     def check_channels(self, **counts: int) -> None:
         """Refuse channel counts the block derives (width × factors) above the limit."""
         for what, n in counts.items():

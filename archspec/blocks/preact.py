@@ -17,7 +17,7 @@ The Wide ResNets of Zagoruyko and Komodakis 2016 are these blocks in basic form 
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -53,10 +53,12 @@ class PreactConfig(BlockConfig):
     def inner_width(self) -> int:
         return self.width * self.width_factor
 
+    def implied(self) -> dict[str, Any]:
+        return {"expansion": 4 if self.form == "bottleneck" else 1}
+
     def out_channels(self, in_channels: int) -> int:
-        default = 4 if self.form == "bottleneck" else 1
         widened = self.inner_width() if self.form == "basic" else self.width
-        return widened * (self.expansion or default)
+        return widened * (self.expansion or self.implied()["expansion"])
 
 
 def lower(g: GraphBuilder, cfg: PreactConfig, x: Value, stride: int) -> Value:

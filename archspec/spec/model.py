@@ -40,6 +40,43 @@ from archspec.spec.limits import (
 )
 
 
+class FrozenDict(dict[str, Any]):
+    """A dict that refuses changes: ``defaults`` and each stage of an :class:`ArchSpec`.
+
+    The spec keeps them as written and validates its block configs from them once, so
+    an edit in place would leave ``spec.blocks``, ``arch_id`` and ``to_yaml`` telling
+    different stories. ``spec.override(...)`` makes a changed, re-validated copy.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            "an ArchSpec is frozen: make a changed copy with spec.override({'path': value})"
+        )
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle would fill it through __setitem__
+        return (FrozenDict, (dict(self),))
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return self
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` with every mapping a :class:`FrozenDict` and every list a tuple."""
+    if isinstance(value, dict):
+        return FrozenDict({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
 def _int(lo: int, hi: int) -> Any:
     return Annotated[int, Field(strict=True, ge=lo, le=hi)]
 
@@ -221,6 +258,9 @@ class ArchSpec(Strict):
         if errors:
             raise ValidationError.from_exception_data("ArchSpec", errors)
         self._blocks = tuple(resolved)
+        # Read-only from here on; a frozen model's fields are set through __dict__.
+        self.__dict__["defaults"] = _frozen(self.defaults)
+        self.__dict__["stages"] = tuple(_frozen(stage) for stage in self.stages)
         return self
 
     @property
@@ -273,10 +313,7 @@ class ArchSpec(Strict):
         body = {
             "input": list(self.input.shape),
             "stem": _stem_identity(self.stem_spec),
-            "stages": [
-                {"block": b.block, **b.model_dump(mode="json", exclude_defaults=True)}
-                for b in self.blocks
-            ],
+            "stages": [{"block": b.block, **b.identity()} for b in self.blocks],
             "head": self.head.model_dump(mode="json", exclude_defaults=True),
         }
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
