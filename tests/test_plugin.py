@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,24 @@ def test_without_the_plugin_the_name_is_unknown() -> None:
     )
     assert proc.returncode != 0
     assert "unknown block type 'twin'" in proc.stderr
+
+
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "extending.md"
+
+
+def test_the_guide_shows_this_plugin_and_its_yaml_builds(plugin_path: Path) -> None:
+    """docs/extending.md's code is the plugin's, and its spec builds with it installed."""
+    text = GUIDE.read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    source = (PLUGIN / "archspec_twin_block" / "__init__.py").read_text()
+    body = source.split('"""', 2)[2].replace("from __future__ import annotations\n", "")
+    assert code.strip() == body.strip()
+    (spec_yaml,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    proc = run_with_plugin(
+        plugin_path,
+        f"import torch, archspec\nspec = archspec.ArchSpec.from_yaml({spec_yaml!r})\n"
+        "y = archspec.build(spec, seed=0)(torch.randn(2, 3, 32, 32))\n"
+        "print(spec.blocks[0].block, tuple(y.shape))",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["twin", "(2,", "10)"]
