@@ -203,6 +203,13 @@ CASES: list[Bad] = [
     ),
     one("stage-not-a-mapping", sub(STAGE0, "3"), "must be a mapping", field="stages[0]", line=10),
     one(
+        "stage-and-head-errors-counted-together",  # stages are checked though head fails
+        sub("head: {classes: 10}", "head: {classes: 0}", sub(STAGE0, "{depth: 2, widht: 16}")),
+        "did you mean 'width'? (and 1 more problem)",
+        field="stages[0].widht",
+        line=10,
+    ),
+    one(
         "name-with-a-space",
         sub("name: tiny", "name: my net"),
         "may hold only letters, digits and _ . -",

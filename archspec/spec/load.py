@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from archspec.errors import Mark, SpecError, format_path, shown
-from archspec.spec.model import ArchSpec
+from archspec.spec.model import ArchSpec, stage_errors
 from archspec.spec.presets import preset_path, presets
 from archspec.spec.yaml_source import load_yaml, parse_scalar
 
@@ -223,13 +223,18 @@ def validate(doc: Document) -> ArchSpec:
     try:
         return ArchSpec.model_validate(doc.data)
     except ValidationError as exc:
-        raise spec_error(exc, doc) from None
+        errors = exc.errors()
+        # The stages are resolved only once every field is valid; a spec with a bad head
+        # gets its stages checked here, so the count of further problems includes theirs.
+        if not any(e["loc"][:1] in (("stages",), ("defaults",)) for e in errors):
+            errors += stage_errors(doc.data)
+        raise spec_error(errors, doc) from None
 
 
-def spec_error(exc: ValidationError, doc: Document) -> SpecError:
+def spec_error(errors: Sequence[Mapping[str, Any]], doc: Document) -> SpecError:
     """The most specific of pydantic's errors, as one positioned line."""
     candidates = []
-    for e in exc.errors():
+    for e in errors:
         path = _clean_loc(tuple(e["loc"]), doc.data)
         if e["type"] == "unknown_key" and "ctx" in e:
             path = (*path, e["ctx"]["key"])

@@ -355,6 +355,23 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
+def stage_errors(data: Any) -> list[Any]:
+    """The problems of a raw spec's stages, as pydantic's error dicts, found the way
+    validation finds them: for a spec that fails before its stages are resolved."""
+    if not isinstance(data, dict):
+        return []
+    defaults, stages = data.get("defaults", {}), data.get("stages")
+    if not isinstance(defaults, dict) or not isinstance(stages, list | tuple):
+        return []
+    errors: list[InitErrorDetails] = []
+    for i, stage in enumerate(stages):
+        if isinstance(stage, dict):
+            _resolve_stage(i, defaults, stage, errors)
+    if not errors:
+        return []
+    return ValidationError.from_exception_data("ArchSpec", errors).errors()
+
+
 def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
     message = message.replace("{", "{{").replace("}", "}}")
     return InitErrorDetails(type=PydanticCustomError("spec_error", message), loc=loc, input=value)
