@@ -25,7 +25,7 @@ import keyword
 import operator
 import re
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -704,8 +704,9 @@ class _Emitter:
         return "\n".join(_wrap(line) for line in text.split("\n"))
 
 
-def _matching(text: str, start: int) -> int:
-    """Index of the bracket closing the one at ``start`` (strings taken into account)."""
+def _code_chars(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """``(index, char, depth)`` for each character of ``text`` outside string literals,
+    ``depth`` counting the brackets open around it (a bracket itself at the outer depth)."""
     depth, quote = 0, ""
     for i in range(start, len(text)):
         ch = text[i]
@@ -713,34 +714,27 @@ def _matching(text: str, start: int) -> int:
             quote = "" if ch == quote and text[i - 1] != "\\" else quote
         elif ch in "'\"":
             quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth == 0:
-                return i
+        else:
+            if ch in ")]}":
+                depth -= 1
+            yield i, ch, depth
+            if ch in "([{":
+                depth += 1
+
+
+def _matching(text: str, start: int) -> int:
+    """Index of the bracket closing the one at ``start`` (strings taken into account)."""
+    for i, ch, depth in _code_chars(text, start):
+        if ch in ")]}" and depth == 0:
+            return i
     return -1
 
 
 def _split_top_level(text: str) -> list[str]:
-    parts, depth, quote, current = [], 0, "", ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-            continue
-        current += ch
-    if current.strip():
-        parts.append(current.strip())
-    return parts
+    """``text`` cut at its commas outside brackets and strings; a trailing comma ends it."""
+    cuts = [i for i, ch, depth in _code_chars(text) if ch == "," and depth == 0]
+    parts = [text[a + 1 : b].strip() for a, b in zip([-1, *cuts], [*cuts, len(text)], strict=True)]
+    return parts[:-1] if parts and not parts[-1] else parts
 
 
 def _wrap(line: str, width: int = 100) -> str:
