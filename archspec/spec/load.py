@@ -142,20 +142,22 @@ def parse_override(item: str) -> tuple[str, Any]:
     """``"stages.2.depth=23"`` -> ``("stages.2.depth", 23)``; the value is read as YAML."""
     if not isinstance(item, str):
         raise SpecError(
-            f"an override is a 'PATH=VALUE' string (e.g. 'stages.2.depth=23'), got {item!r}",
+            f"an override is a 'PATH=VALUE' string (e.g. 'stages.2.depth=23'), got {shown(item)}",
             file="override",
         )
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
         raise SpecError(
-            f"an override is PATH=VALUE (e.g. stages.2.depth=23), got {item!r}", file="--set"
+            f"an override is PATH=VALUE (e.g. stages.2.depth=23), got {shown(item)}",
+            file="--set",
         )
     try:
         return key.strip(), parse_scalar(value, file="--set")
     except SpecError as err:
         # The value's own line and column would read as a position in a file.
         at = f" (column {err.column} of the value)" if err.column and "\n" not in value else ""
-        raise SpecError(f"{item}: {err.message}{at}", file="--set") from None
+        written = item if len(item) <= 60 else shown(item)
+        raise SpecError(f"{written}: {err.message}{at}", file="--set") from None
 
 
 def split_path(dotted: str) -> PathT:
@@ -178,13 +180,14 @@ def apply_overrides(doc: Document, overrides: Mapping[str, Any] | Sequence[str])
         hint = " (put it in a list)" if isinstance(overrides, str) else ""
         raise SpecError(
             "overrides are a mapping of dotted paths to values or a list of 'PATH=VALUE' "
-            f"strings, got {type(overrides).__name__} {overrides!r}{hint}",
+            f"strings, got {type(overrides).__name__} {shown(overrides)}{hint}",
             file="override",
         )
     for dotted, value in items:
         if not isinstance(dotted, str):
             raise SpecError(
-                f"an override path is a dotted string such as 'stages.2.depth', got {dotted!r}",
+                f"an override path is a dotted string such as 'stages.2.depth', "
+                f"got {shown(dotted)}",
                 file="override",
             )
         path = split_path(dotted)
