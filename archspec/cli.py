@@ -61,6 +61,14 @@ class Detail(StrEnum):
     layer = "layer"
 
 
+def _detail(text: str) -> Detail:
+    # typer's own enum check words its refusal as a pydantic "Value error, ..."
+    try:
+        return Detail(text.strip().lower())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not one of {', '.join(Detail)}") from None
+
+
 def _progress(message: str) -> contextlib.AbstractContextManager[None]:
     """A spinner on stderr for work that takes longer than a second."""
     from archspec.report.console import progress
@@ -333,7 +341,14 @@ def render(
         typer.Option("--output", "-o", help="The file to write: .svg, .png, .pdf or .dot."),
     ],
     detail: Annotated[
-        Detail, typer.Option("--detail", "-d", help="A node per stage, per block or per op.")
+        Detail,
+        typer.Option(
+            "--detail",
+            "-d",
+            parser=_detail,
+            metavar="stage|block|layer",
+            help="A node per stage, per block or per op.",
+        ),
     ] = Detail.block,
     sets: SetOpt = None,
 ) -> None:

@@ -77,7 +77,10 @@ def test_schema_for_editors(tmp_path: Path) -> None:
 
 
 def test_exit_codes(tmp_path: Path) -> None:
-    assert_fails_cleanly(archspec_cli("render", "resnet20", "-o", "x.svg", "--detail", "all"), 2)
+    proc = archspec_cli("render", "resnet20", "-o", "x.svg", "--detail", "all")
+    assert_fails_cleanly(proc, 2)
+    assert "'all' is not one of stage, block, layer" in proc.stderr
+    assert "Value error" not in proc.stderr
     assert_fails_cleanly(archspec_cli("compare", "resnet20"), 2)
     assert_fails_cleanly(archspec_cli("summary", "no-such-preset"), 1)
     assert_fails_cleanly(archspec_cli("compare", "resnet20", "resnet20", "--bogus"), 2)

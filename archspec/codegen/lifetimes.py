@@ -8,7 +8,7 @@ input of a ``downsample`` Sequential until its norm. That makes no difference to
 computed. It does change what the C allocator sees: glibc trims its heap, and then faults
 the pages back in, depending on the order in which blocks are freed. With fx's earlier
 frees, ResNet-50's forward took 1.1 to 1.4 times the page faults of torchvision's and ran
-3 to 7% slower, for a 7% lower peak (docs/performance.md).
+2 to 10% slower, for a 7% lower peak (docs/performance.md).
 
 So the forward frees in the same order as the equivalent nested modules would: a value
 read inside module ``m`` from outside it is kept alive until ``m``'s last op has run.
