@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import write_file
 
 # Under pytest-xdist every worker would otherwise start one compute thread per core:
 # with two workers on two cores, OpenMP's spinning threads slow each other down several
@@ -20,12 +21,6 @@ def write(tmp_path: Path):
     """write("name.yaml", text) -> path of a file in a fresh directory."""
 
     def _write(name: str, text: str | bytes) -> Path:
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(text)
-        return path
+        return write_file(tmp_path / name, text)
 
     return _write

@@ -51,6 +51,28 @@ def tiny_spec(
     }
 
 
+def pip(*args: str | Path) -> None:
+    """Run this interpreter's pip quietly, without dependencies (nothing is fetched):
+    ``pip("wheel", "-w", out, ROOT)``, ``pip("install", "--target", site, wheel)``."""
+    command, *rest = (str(a) for a in args)
+    subprocess.run(
+        [sys.executable, "-m", "pip", command, "--quiet", "--no-deps", *rest],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def write_file(path: Path, text: str | bytes) -> Path:
+    """Write ``text`` (or bytes) to ``path``, making its directories; returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
 def spec_of(data: dict[str, Any], file: str = "<test>") -> archspec.ArchSpec:
     """Validate a spec dict through the loader (errors come out as SpecError)."""
     return from_data(copy.deepcopy(data), file)

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import pip
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,22 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(out),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip("wheel", "--no-build-isolation", "-w", out, ROOT)
     (found,) = out.glob("archspec-*.whl")
     return found
 
@@ -44,21 +30,7 @@ def test_wheel_ships_every_preset(wheel: Path) -> None:
 
 def test_installed_wheel_loads_presets(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip("install", "--target", target, wheel)
     code = (
         f"import sys; sys.path.insert(0, {str(target)!r}); import archspec; "
         "assert archspec.__file__.startswith(sys.path[0]), archspec.__file__; "

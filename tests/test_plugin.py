@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import pip
 
 PLUGIN = Path(__file__).parent / "plugins" / "archspec_twin_block"
 
@@ -20,23 +21,8 @@ PLUGIN = Path(__file__).parent / "plugins" / "archspec_twin_block"
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("plugin")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",  # hatchling comes with the dev extra; no network
-            "--target",
-            str(target),
-            str(PLUGIN),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    # --no-build-isolation: hatchling comes with the dev extra, so nothing is fetched
+    pip("install", "--no-build-isolation", "--target", target, PLUGIN)
     return target
 
 

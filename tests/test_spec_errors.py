@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from bad_specs import BASE, CASES, Bad
-from helpers import spec_of, tiny_spec
+from helpers import spec_of, tiny_spec, write_file
 
 import archspec
 from archspec.errors import ArchSpecError, GraphError, SpecError
@@ -18,12 +18,7 @@ from archspec.errors import ArchSpecError, GraphError, SpecError
 
 def materialize(case: Bad, directory: Path) -> None:
     for name, text in case.files.items():
-        path = directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(text)
+        write_file(directory / name, text)
 
 
 @pytest.fixture
