@@ -92,7 +92,7 @@ def build_eager() -> nn.Module:
     import archspec
     from archspec.codegen.torch_module import build_module
 
-    return build_module(archspec.lower("resnet50"), seed=0, module_lifetimes=False)
+    return build_module(archspec.lower("resnet50"), seed=0, lifetimes="last_use")
 
 
 def build_reference(name: str = "resnet50", device: str = "cpu") -> nn.Module:

@@ -100,6 +100,17 @@ def test_every_block_type_and_skip(block: str, skip: str | None) -> None:
     json.dumps(run.to_dict())  # plain data
 
 
+def test_a_block_that_ends_in_a_checkpointed_region() -> None:
+    """A dense layer without its bottleneck under memory_efficient ends inside a
+    recomputed region: its output is that region's one call, and is found as such."""
+    spec = tiny("dense", None).override(
+        {"defaults.bn_size": None, "defaults.memory_efficient": True}
+    )
+    run = archspec.gradflow(spec, batch=2, seed=0)
+    assert len(run.blocks) == 4
+    assert all(math.isfinite(b.output_grad_norm) and b.output_grad_norm > 0 for b in run.blocks)
+
+
 def test_reproducible_by_seed() -> None:
     a = archspec.gradflow("plain20", **SMALL)
     b = archspec.gradflow("plain20", **SMALL)

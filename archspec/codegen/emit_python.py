@@ -245,9 +245,9 @@ class _Unit:
 class _Emitter:
     def __init__(self, graph: nx.DiGraph) -> None:
         self.graph = graph
-        # The source's own block classes and Sequentials hold their inputs as the built
-        # model's keep_alive calls do, so those calls are left out of what it reads.
-        self.model = build_module(graph, device="meta", module_lifetimes=False)
+        # The source's own block classes and Sequentials hold their inputs themselves;
+        # the built model's keep_alive calls are left out of what it reads.
+        self.model = build_module(graph, device="meta", lifetimes="last_use")
         self.nodes = list(self.model.graph.nodes)
         self.modules = dict(self.model.named_modules())
         self.imports: set[str] = set()  # import lines beyond torch, nn and F
@@ -556,8 +556,10 @@ class _Emitter:
         """The statements of a forward. A value whose input dies at that statement
         takes over the input's name (``x = self.bn1(x)``, ``out += identity``), as
         hand-written PyTorch does; with ``release``, other values are deleted after
-        their last use. A block's or stage's inputs live until its call returns, so
-        activations are freed where the built model frees them (codegen/lifetimes.py).
+        their last use. A block's or stage's inputs live until its call returns, as in
+        any hand-written model; a block's own ops are written out one by one, so the
+        source frees values inside a block (a downsample's input, say) when it is done
+        with them, not where the built model does (codegen/lifetimes.py).
         """
         last: dict[fx.Node, int] = {}
         for i, unit in enumerate(units):

@@ -16,22 +16,30 @@ One call of :func:`keep_alive` at that op holds the values that would die before
 (in a dense block, most are read by later layers anyway), and fx frees them right after
 it. For the ResNets, the sequence of allocations and frees is then exactly
 torchvision's (``tests/test_lifetimes.py`` checks it against the hand-written model).
+``archspec.build(spec, lifetimes="last_use")`` keeps fx's order, for the lower inference
+peak (7% for ResNet-50, up to 29% for a CIFAR net of small blocks).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal, get_args
 
 import networkx as nx
+import torch
 from torch import fx
 
 from archspec.codegen.checkpoint import Region
 
+# "modules": freed where nested hand-written modules free them (the default);
+# "last_use": right after the last op that reads them, fx's own order.
+Lifetimes = Literal["modules", "last_use"]
+LIFETIMES: tuple[str, ...] = get_args(Lifetimes)
 
-def keep_alive(value: Any, *held: Any) -> Any:
+
+def keep_alive(value: torch.Tensor, held: list[torch.Tensor]) -> torch.Tensor:
     """``value`` itself; ``held`` stay referenced until this call, as a module's inputs
     stay referenced until it returns. It adds no op: ``torch.compile`` and
-    ``torch.export`` trace straight through it."""
+    ``torch.export`` trace straight through it (and TorchScript compiles it)."""
     return value
 
 
@@ -89,7 +97,7 @@ def hold_module_inputs(
             continue
         out = env[end]
         with fx_graph.inserting_after(out):
-            kept = fx_graph.call_function(keep_alive, (out, *held))
+            kept = fx_graph.call_function(keep_alive, (out, held))
         kept.meta["archspec_node"] = end  # its result is the value of ``end``
         out.replace_all_uses_with(kept, delete_user_cb=lambda user, kept=kept: user is not kept)
         env[end] = kept

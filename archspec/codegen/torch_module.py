@@ -19,9 +19,9 @@ import torch
 from torch import fx, nn
 
 from archspec.codegen.checkpoint import regions
-from archspec.codegen.lifetimes import hold_module_inputs
+from archspec.codegen.lifetimes import LIFETIMES, Lifetimes, hold_module_inputs
 from archspec.codegen.modules import MODULES
-from archspec.errors import GraphError
+from archspec.errors import ArchSpecError, GraphError
 from archspec.graph.stats import graph_stats
 
 # op -> fx call_function target, for ops that are functions, not modules.
@@ -77,14 +77,17 @@ def build_module(
     seed: int | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
-    module_lifetimes: bool = True,
+    lifetimes: Lifetimes = "modules",
 ) -> fx.GraphModule:
     """An ``nn.Module`` computing ``graph``, initialized as torchvision initializes ResNets.
 
-    ``device="meta"`` allocates nothing (shapes and parameter counts only). With
-    ``module_lifetimes`` (the default) activations are freed where nested hand-written
-    modules free them; without, each right after its last use (fx's own order).
+    ``device="meta"`` allocates nothing (shapes and parameter counts only).
+    ``lifetimes`` says when activations are freed: ``"modules"`` where nested
+    hand-written modules free them, ``"last_use"`` right after the last op that reads
+    them (see codegen/lifetimes.py).
     """
+    if lifetimes not in LIFETIMES:
+        raise ArchSpecError(f"lifetimes is one of {', '.join(LIFETIMES)}, got {lifetimes!r}")
     device = torch.device(device)
     if device.type != "meta":
         need = graph_stats(graph).params * torch.finfo(dtype or torch.float32).bits // 8
@@ -120,6 +123,7 @@ def build_module(
             if region is not None:  # one call computes the whole region, at its last op
                 if node == region.nodes[-1]:
                     env[node] = region.emit(fx_graph, env)
+                    env[node].meta["archspec_node"] = node
                 continue
             args = [env[i] for i in data["inputs"]]
             if op == "input":
@@ -143,7 +147,7 @@ def build_module(
             # Which IR node an fx node computes, for backends that read the fx graph
             # (codegen/emit_python.py groups statements by block with it).
             env[node].meta.setdefault("archspec_node", node)
-    if module_lifetimes:
+    if lifetimes == "modules":
         hold_module_inputs(graph, fx_graph, env, checkpointed)
     fx_graph.output(env[graph.graph["output"]])
     model = fx.GraphModule(root, fx_graph, class_name=_class_name(graph.graph["name"]))
