@@ -481,6 +481,13 @@ CASES: list[Bad] = [
         where=None,
     ),
     one(
+        "set-value-with-a-newline",  # shown escaped: the message stays one line
+        BASE,
+        "'stages.0.depth=2\\n  3: 4'",
+        sets=("stages.0.depth=2\n  3: 4",),
+        where=None,
+    ),
+    one(
         "set-huge-value",
         BASE,
         "must have at most 10000 characters",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import pickle
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 import networkx as nx
 import pytest
 import torch
+import yaml
 from helpers import spec_of, tiny_spec
 from hypothesis import HealthCheck, given, reject, settings
 from spec_strategies import block_options, spec_data
@@ -109,6 +111,8 @@ def test_overrides_of_the_wrong_kind_are_spec_errors(overrides: Any, says: str) 
         lambda s: s.defaults.__setitem__("block", "basic"),
         lambda s: s.defaults.setdefault("se", 16),
         lambda s: s.defaults.clear(),
+        lambda s: s.stages[0].__init__(depth=1),  # dict.__init__ would update it
+        lambda s: s.defaults.__ior__({"se": 16}),
     ],
 )
 def test_a_spec_cannot_be_changed_in_place(edit: Any) -> None:
@@ -124,14 +128,31 @@ def test_a_spec_cannot_be_changed_in_place(edit: Any) -> None:
 
 def test_read_only_settings_survive_copies_and_pickling() -> None:
     spec = archspec.load("resnet50").override({"defaults.se": 16, "stem": [{"conv": 8}]})
-    for again in (pickle.loads(pickle.dumps(spec)), copy.deepcopy(spec), copy.copy(spec)):
+    assert copy.deepcopy(spec) is spec  # nothing in it can change
+    for again in (pickle.loads(pickle.dumps(spec)), copy.copy(spec), spec.model_copy()):
         assert again == spec and again.arch_id == spec.arch_id
         with pytest.raises(TypeError):
             again.stages[1]["width"] = 1
+    # copies of the settings themselves are the caller's own, plain and mutable
+    for mine in (copy.deepcopy(spec.defaults), copy.copy(spec.defaults), dict(spec.defaults)):
+        assert type(mine) is dict and mine == spec.defaults
+        mine["se"] = 8
     dumped = spec.model_dump()
     assert type(dumped["defaults"]) is dict and type(dumped["stages"][0]) is dict
-    dumped["stages"][0]["depth"] = 2  # a dump is the caller's own copy
-    assert spec.stages[0]["depth"] == 3
+    dumped["stages"][0]["depth"] = 2
+    assert spec.stages[0]["depth"] == 3 and spec.defaults["se"] == 16
+    # they dump as the mappings they were written as
+    assert yaml.safe_load(yaml.safe_dump(spec.defaults)) == dict(spec.defaults)
+    assert json.loads(json.dumps(spec.stages[0])) == dict(spec.stages[0])
+
+
+def test_model_copy_with_an_update_is_validated() -> None:
+    """pydantic's model_copy(update=...) skips validation; a spec's re-validates."""
+    spec = archspec.load("resnet50")
+    shallower = spec.model_copy(update={"stages": [{"depth": 1, "width": 64}]})
+    assert shallower.blocks[0].depth == 1 and len(shallower.blocks) == 1
+    with pytest.raises(archspec.SpecError, match=r"stages\[0\]\.depth"):
+        spec.model_copy(update={"stages": [{"depth": 0, "width": 64}]})
 
 
 # --- YAML round trip ------------------------------------------------------------------

@@ -156,7 +156,7 @@ def parse_override(item: str) -> tuple[str, Any]:
     except SpecError as err:
         # The value's own line and column would read as a position in a file.
         at = f" (column {err.column} of the value)" if err.column and "\n" not in value else ""
-        written = item if len(item) <= 60 else shown(item)
+        written = item if len(item) <= 60 and item.isprintable() else shown(item)
         raise SpecError(f"{written}: {err.message}{at}", file="--set") from None
 
 

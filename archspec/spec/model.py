@@ -28,6 +28,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from archspec.blocks import BlockConfig, blocks, get
 from archspec.blocks.base import Act, Norm, SpecModel
+from archspec.spec.frozen import freeze
 from archspec.spec.limits import (
     MAX_CHANNELS,
     MAX_CLASSES,
@@ -38,43 +39,6 @@ from archspec.spec.limits import (
     MAX_STRIDE,
     MAX_TOTAL_BLOCKS,
 )
-
-
-class FrozenDict(dict[str, Any]):
-    """A dict that refuses changes: ``defaults`` and each stage of an :class:`ArchSpec`.
-
-    The spec keeps them as written and validates its block configs from them once, so
-    an edit in place would leave ``spec.blocks``, ``arch_id`` and ``to_yaml`` telling
-    different stories. ``spec.override(...)`` makes a changed, re-validated copy.
-    """
-
-    __slots__ = ()
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(
-            "an ArchSpec is frozen: make a changed copy with spec.override({'path': value})"
-        )
-
-    __setitem__ = __delitem__ = __ior__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse
-
-    def __reduce__(self) -> tuple[Any, ...]:  # pickle would fill it through __setitem__
-        return (FrozenDict, (dict(self),))
-
-    def __copy__(self) -> FrozenDict:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
-        return self
-
-
-def _frozen(value: Any) -> Any:
-    """``value`` with every mapping a :class:`FrozenDict` and every list a tuple."""
-    if isinstance(value, dict):
-        return FrozenDict({k: _frozen(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_frozen(v) for v in value)
-    return value
 
 
 def _int(lo: int, hi: int) -> Any:
@@ -258,10 +222,25 @@ class ArchSpec(Strict):
         if errors:
             raise ValidationError.from_exception_data("ArchSpec", errors)
         self._blocks = tuple(resolved)
-        # Read-only from here on; a frozen model's fields are set through __dict__.
-        self.__dict__["defaults"] = _frozen(self.defaults)
-        self.__dict__["stages"] = tuple(_frozen(stage) for stage in self.stages)
+        # Read-only from here on (spec/frozen.py); a frozen model's fields are set
+        # through __dict__.
+        self.__dict__["defaults"] = freeze(self.defaults)
+        self.__dict__["stages"] = tuple(freeze(stage) for stage in self.stages)
         return self
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> ArchSpec:
+        return self  # nothing in it can change: a copy would be the same spec
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> ArchSpec:
+        """A copy; with ``update`` (top-level fields), a re-validated one, as
+        :meth:`override` makes (pydantic's own would skip validation)."""
+        if update:
+            from archspec.spec.load import from_data  # the loader imports this module
+
+            return from_data({**self.model_dump(mode="json"), **update}, f"<{self.name}>")
+        return self if deep else super().model_copy()
 
     @property
     def blocks(self) -> tuple[BlockConfig, ...]:
