@@ -30,7 +30,10 @@ class Mark:
 def shown(value: object, limit: int = 60) -> str:
     """``repr(value)``, cut short: an error message stays one line however long the value
     (a 10,000-character description, a list of a thousand stages)."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:  # data nested thousands deep, from the Python API
+        return "(a value nested too deeply to show)"
     if len(text) <= limit:
         return text
     size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} as text"

@@ -102,6 +102,20 @@ def test_overrides_of_the_wrong_kind_are_spec_errors(overrides: Any, says: str) 
         assert says in str(info.value)
 
 
+def test_data_nested_beyond_pythons_recursion_limit_is_a_spec_error() -> None:
+    deep: Any = 0
+    for _ in range(20_000):
+        deep = [deep]
+    base = archspec.load("resnet20")
+    for call in (
+        lambda: base.override({"description": deep}),
+        lambda: archspec.load("resnet20", overrides={"stages.0.se": deep}),
+        lambda: from_data({**base.model_dump(), "description": deep}),
+    ):
+        with pytest.raises(archspec.SpecError, match="nested deeper than Python can copy"):
+            call()
+
+
 @pytest.mark.parametrize(
     "edit",
     [

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from archspec.errors import Mark, SpecError, format_path, shown
 from archspec.spec.model import ArchSpec, stage_errors
 from archspec.spec.presets import preset_path, presets
-from archspec.spec.yaml_source import load_yaml, parse_scalar
+from archspec.spec.yaml_source import MAX_DEPTH, load_yaml, parse_scalar
 
 PathT = tuple[str | int, ...]
 MAX_EXTENDS = 32
@@ -200,9 +200,18 @@ def apply_overrides(doc: Document, overrides: Mapping[str, Any] | Sequence[str])
             _step(node, last, path, label, create=False)
         elif not isinstance(node, dict):
             raise SpecError(f"{format_path(path[:-1])} is not a mapping or list", file=label)
-        node[last] = copy.deepcopy(value)
+        node[last] = _copy(value, label)
         _drop_under(doc.marks, path)
         doc.overridden[path] = label
+
+
+def _copy(value: Any, file: str) -> Any:
+    """A deep copy of data handed in from Python, which no YAML reader bounded."""
+    try:
+        return copy.deepcopy(value)
+    except RecursionError:
+        message = f"nested deeper than Python can copy (a spec file nests {MAX_DEPTH} at most)"
+        raise SpecError(message, file=file) from None
 
 
 def _step(node: Any, part: str | int, path: PathT, label: str, create: bool) -> Any:
@@ -355,7 +364,7 @@ def from_data(
     file: str = "<spec>",
     overrides: Mapping[str, Any] | Sequence[str] | None = None,
 ) -> ArchSpec:
-    doc = Document(copy.deepcopy(data), file)
+    doc = Document(_copy(data, file), file)
     if overrides:
         apply_overrides(doc, overrides)
     return validate(doc)
