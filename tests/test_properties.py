@@ -181,6 +181,12 @@ def test_random_valid_specs_build_and_run(data: dict[str, Any]) -> None:
     assert torch.equal(x, before), "in-place ops must never write into the caller's input"
     out.square().sum().backward()
     assert all(p.grad is not None for p in model.parameters())
+    # When activations are freed never changes what is computed (both fresh, in eval:
+    # the forward above updated the norms' running statistics).
+    held = archspec.build(spec, seed=0).eval()
+    lean = archspec.build(spec, seed=0, lifetimes="last_use").eval()
+    with torch.no_grad():
+        assert torch.equal(held(x), lean(x))
 
 
 # --- mutations: a valid spec or an ArchSpecError, nothing else -----------------------------
