@@ -447,6 +447,15 @@ CASES: list[Bad] = [
         where=None,
     ),
     one("set-not-an-index", BASE, "no index x", sets=("stages.x.depth=2",), where=None),
+    one(
+        "set-digits-as-a-mapping-key",  # a key like any other, not a list index
+        BASE,
+        "unknown key '0'",
+        "allowed: pool, classes, dropout",
+        sets=("head.0=2",),
+        field="head.0",
+        where=None,
+    ),
     one("set-into-a-scalar", BASE, "name is not a mapping", sets=("name.first=x",), where=None),
     one(
         "set-invalid-value",

@@ -190,12 +190,15 @@ def apply_overrides(doc: Document, overrides: Mapping[str, Any] | Sequence[str])
                 f"got {shown(dotted)}",
                 file="override",
             )
-        path = split_path(dotted)
         label = f"override {dotted}={shown(value)}"
         node: Any = doc.data
-        for i, part in enumerate(path[:-1]):
-            node = _step(node, part, path[: i + 1], label, create=True)
-        last = path[-1]
+        path: PathT = ()
+        *parents, last = split_path(dotted)
+        for part in parents:
+            path = (*path, _key(node, part))
+            node = _step(node, path[-1], path, label, create=True)
+        last = _key(node, last)
+        path = (*path, last)
         if isinstance(node, list):
             _step(node, last, path, label, create=False)
         elif not isinstance(node, dict):
@@ -212,6 +215,12 @@ def _copy(value: Any, file: str) -> Any:
     except RecursionError:
         message = f"nested deeper than Python can copy (a spec file nests {MAX_DEPTH} at most)"
         raise SpecError(message, file=file) from None
+
+
+def _key(node: Any, part: str | int) -> str | int:
+    """A path part as the key it is in ``node``: digits index a list, but in a mapping
+    they are a key like any other (spec keys are strings)."""
+    return str(part) if isinstance(node, dict) and isinstance(part, int) else part
 
 
 def _step(node: Any, part: str | int, path: PathT, label: str, create: bool) -> Any:
