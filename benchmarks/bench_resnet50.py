@@ -90,9 +90,8 @@ def build_eager() -> nn.Module:
     """archspec's ResNet-50 freeing each value right after its last use, as fx's
     generated code does by itself (the built model frees where nested modules do)."""
     import archspec
-    from archspec.codegen.torch_module import build_module
 
-    return build_module(archspec.lower("resnet50"), seed=0, lifetimes="last_use")
+    return archspec.build("resnet50", seed=0, lifetimes="last_use")
 
 
 def build_reference(name: str = "resnet50", device: str = "cpu") -> nn.Module:
