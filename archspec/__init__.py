@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archspec.errors import ArchSpecError, GraphError, PortError, SpecError
+from archspec.errors import ArchSpecError, GraphError, PortError, SpecError, shown
 from archspec.graph.stats import Stats
 from archspec.render import render_graph as _render_graph  # first: see render()
 from archspec.report.summary import Summary
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     import torch
 
     from archspec.analysis.gradflow import GradFlow
-    from archspec.codegen.lifetimes import Lifetimes
 
 __all__ = [
     "ArchSpec",
@@ -94,27 +93,47 @@ def build(
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
     overrides: Overrides = None,
-    lifetimes: Lifetimes = "modules",
+    features: bool | Sequence[str] | None = None,
 ) -> torch.nn.Module:
-    """Build the ``nn.Module`` of a spec. ``seed`` makes the initial weights
-    reproducible; ``device="meta"`` allocates nothing.
+    """Build the ``nn.Module`` of a spec: a module tree as hand-written PyTorch is
+    (``model.layer2[0]`` is a block; each module can be called and hooked alone).
+    ``seed`` makes the initial weights reproducible; ``device="meta"`` allocates nothing.
 
-    ``lifetimes`` says when the forward frees activations: ``"modules"`` (the default)
-    where hand-written nested modules free them, so it allocates and frees as they do;
-    ``"last_use"`` right after their last reader, for a lower inference peak (7% for
-    ResNet-50, up to 29% for a CIFAR net of small blocks) that glibc's allocator can make
-    a few percent slower (docs/performance.md).
+    ``features`` makes it a backbone whose forward returns a list of feature maps:
+    ``True`` for the stem's last activation and each stage's output (timm's
+    ``features_only``), or a list of module paths (``["layer2", "layer3.5"]``);
+    ``model.feature_info`` tells each output's module, channels and reduction.
 
     Example::
 
         model = archspec.build("resnet50", seed=0)
         model.load_state_dict(torchvision_resnet50.state_dict())   # names match
-        lean = archspec.build("highway20", lifetimes="last_use")  # less memory at inference
+        backbone = archspec.build("resnet50", features=True)
+        backbone.feature_info.channels()                        # [64, 256, 512, 1024, 2048]
     """
     from archspec.codegen.torch_module import build_module
 
-    graph = lower(spec, overrides)
-    return build_module(graph, seed=seed, device=device, dtype=dtype, lifetimes=lifetimes)
+    graph = lower(with_features(load(spec, overrides), features))
+    return build_module(graph, seed=seed, device=device, dtype=dtype)
+
+
+def with_features(spec: ArchSpec, features: bool | Sequence[str] | None) -> ArchSpec:
+    """``spec`` as a backbone returning ``features`` (see :func:`build`); None: as it is.
+
+    Example::
+
+        backbone = with_features(archspec.load("resnet50"), ["layer2", "layer4"])
+    """
+    if features is None:
+        return spec
+    if isinstance(features, str) or not (
+        isinstance(features, bool)
+        or (isinstance(features, Sequence) and all(isinstance(f, str) for f in features))
+    ):
+        raise ArchSpecError(
+            f"features is True, False or a list of module paths, got {shown(features)}"
+        )
+    return spec.override({"features": features if isinstance(features, bool) else list(features)})
 
 
 def with_input_size(spec: ArchSpec, input_size: Sequence[int] | None) -> tuple[ArchSpec, int]:

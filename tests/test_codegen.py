@@ -8,11 +8,10 @@ import builtins
 
 import pytest
 import torch
-from helpers import assert_ir_shapes, module_nodes, n_params, spec_of, tiny_spec
+from helpers import assert_ir_shapes, generated_modules, module_nodes, n_params, spec_of, tiny_spec
 from torch import fx
 
 import archspec
-from archspec.codegen.lifetimes import keep_alive
 from archspec.codegen.modules import MODULES
 from archspec.spec.limits import MAX_CHANNELS
 
@@ -30,48 +29,58 @@ def _x(batch: int = 2, size: int = 32, seed: int = 0) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("name", ["resnet20", "resnet50", "preact_resnet164", "plain20"])
-def test_forward_is_straight_line_code(name: str) -> None:
+def test_every_forward_is_straight_line_code(name: str) -> None:
     graph = archspec.lower(name)
     model = archspec.build(name, device="meta")
     assert isinstance(model, fx.GraphModule)
-    tree = ast.parse(model.code)
-    (forward,) = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
-    assert forward.name == "forward"
-    assert [a.arg for a in forward.args.args] == ["self", "x"]
-    loops = (ast.For, ast.While, ast.AsyncFor, ast.ListComp, ast.DictComp, ast.GeneratorExp)
-    assert not [n for n in ast.walk(forward) if isinstance(n, loops)]
-    assert not [n for n in ast.walk(forward) if isinstance(n, ast.Dict | ast.Lambda | ast.If)]
-
-    # one statement per op: each op is one line computing it (plus the `= None` frees),
-    # and one keep_alive line where a module ends that read values from outside it
+    generated = generated_modules(model)
+    assert {type(m).__name__ for _, m in generated} >= {"BasicBlock", "PreActBlock"} & {
+        r["module_class"] for r in graph.graph["blocks"]
+    }
     ops = [n for n, d in graph.nodes(data=True) if d["op"] != "input"]
-    kept = [n for n in module_nodes(model) if n.target is keep_alive]
-    assert kept
-    assert len(module_nodes(model)) == len(ops) + len(kept)
-    body = [line for line in model.code.strip().splitlines()[1:] if line.strip()]
-    assert len(body) == len(ops) + len(kept) + 1  # + return
-    assert body[-1].strip().startswith("return ")
-    # each activation is released on the line of its last use (a keep_alive call counts
-    # as one), as hand-written code releases it when the name goes out of use
-    last_use: dict[str, int] = {}
-    freed: dict[str, int] = {}
-    for stmt in forward.body:
-        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant):
-            assert stmt.value.value is None
-            for target in stmt.targets:
-                freed[target.id] = stmt.lineno
-            continue
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                last_use[node.id] = stmt.lineno
-    returned = forward.body[-1].value.id
-    functions = {"self", *model.forward.__globals__, *vars(builtins)}  # not activations
-    assert set(freed) == set(last_use) - functions - {returned}
-    assert all(freed[name] == last_use[name] for name in freed)
+    statements = 0
+    for path, module in generated:
+        tree = ast.parse(module.code)
+        (forward,) = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+        assert forward.name == "forward"
+        loops = (ast.For, ast.While, ast.AsyncFor, ast.ListComp, ast.DictComp, ast.GeneratorExp)
+        assert not [n for n in ast.walk(forward) if isinstance(n, loops)]
+        assert not [n for n in ast.walk(forward) if isinstance(n, ast.Dict | ast.Lambda | ast.If)]
+        # one line per op or per call of a container (plus the `= None` frees)
+        body = [line for line in module.code.strip().splitlines()[1:] if line.strip()]
+        assert body[-1].strip().startswith("return ")
+        containers = [n for n in module_nodes(module) if "archspec_module" in n.meta]
+        statements += len(body) - 1 - len(containers)
+        # each activation is released on the line of its last use, as hand-written code
+        # releases it when the name goes out of use
+        last_use: dict[str, int] = {}
+        freed: dict[str, int] = {}
+        for stmt in forward.body:
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant):
+                assert stmt.value.value is None
+                for target in stmt.targets:
+                    freed[target.id] = stmt.lineno
+                continue
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    last_use[node.id] = stmt.lineno
+        returned = {n.id for n in ast.walk(forward.body[-1]) if isinstance(n, ast.Name)}
+        functions = {"self", *module.forward.__globals__, *vars(builtins)}  # not activations
+        assert set(freed) == set(last_use) - functions - returned, path
+        assert all(freed[name] == last_use[name] for name in freed)
+    # every op of the graph is one statement somewhere in the tree, but ops inside an
+    # nn.Sequential (a chain the Sequential runs itself)
+    in_chains = sum(
+        not isinstance(child, fx.GraphModule | torch.nn.Sequential)
+        for _, m in model.named_modules()
+        if isinstance(m, torch.nn.Sequential)
+        for child in m
+    )
+    assert statements == len(ops) - in_chains
     # the code calls each module by its spec path
     scopes = {d["scope"] for _, d in graph.nodes(data=True) if d["op"] in MODULES}
-    called = {n.target for n in model.graph.nodes if n.op == "call_module"}
-    assert called == scopes
+    leaves = {name for name, m in model.named_modules() if not list(m.children()) and name}
+    assert leaves == scopes
 
 
 def test_class_name_comes_from_the_spec() -> None:
@@ -303,4 +312,4 @@ def test_in_place_ops_stay_where_torchvision_has_them() -> None:
     model = archspec.build("resnet50", device="meta")
     relus = [m for m in model.modules() if isinstance(m, torch.nn.ReLU)]
     assert relus and all(m.inplace for m in relus)
-    assert model.code.count("+=") == 16
+    assert sum(m.code.count("+=") for _, m in generated_modules(model)) == 16

@@ -1,12 +1,13 @@
-"""The built model frees its activations where hand-written modules do.
+"""The built model is an ordinary module tree, so it frees its activations where
+hand-written modules do, and each of its modules works alone.
 
-The test reads the order of the CPU allocator's allocations and frees during one forward
-(torch.profiler's memory events). That order decides how glibc's heap grows and shrinks,
-and so how many pages a forward faults in again (docs/performance.md). It is compared
-with the order of the hand-written reference in torchvision's layout
-(tests/reference_resnet.py): it must be the same, event for event. The order fx gives
-when each value is dropped right after its last use must differ from it, or the check
-could not tell the two apart.
+The first test reads the order of the CPU allocator's allocations and frees during one
+forward (torch.profiler's memory events). That order decides how glibc's heap grows and
+shrinks, and so how many pages a forward faults in again (docs/performance.md). It is
+compared with the order of the hand-written reference in torchvision's layout
+(tests/reference_resnet.py): it must be the same, event for event. The same network as
+one flat fx graph, which drops each value right after its last use, must differ from
+it, or the check could not tell the two apart.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from pathlib import Path
 import pytest
 import reference_resnet
 import torch
-from torch import fx, nn
+from helpers import assert_modules_work_alone
+from torch import nn
 
 import archspec
-from archspec.codegen.lifetimes import keep_alive
-from archspec.codegen.torch_module import build_module
+from archspec.codegen.torch_module import build_flat, build_module
 
 NAMES = ["resnet18", "resnet50", "resnext50_32x4d"]
 
@@ -48,70 +49,32 @@ def test_frees_in_the_order_of_hand_written_modules(name: str, tmp_path: Path) -
     ref = getattr(reference_resnet, name)()
     graph = archspec.lower(name)
     ours = build_module(graph, seed=0)
-    eager = build_module(graph, seed=0, lifetimes="last_use")
+    flat = build_flat(graph, seed=0, device="cpu")
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
 
     expected = allocator_events(ref, x, tmp_path)
     assert sum(1 for b in expected if b > 0) > 50  # the forward's activations are in it
     assert allocator_events(ours, x, tmp_path) == expected
-    assert allocator_events(eager, x, tmp_path) != expected
-
-
-def test_keep_alive_costs_no_op() -> None:
-    """torch.export traces through keep_alive: the exported program has the same ops
-    as a build without it."""
-    graph = archspec.lower("resnet18")
-    x = (torch.randn(1, 3, 64, 64),)
-
-    def targets(model: fx.GraphModule) -> list[str]:
-        program = torch.export.export(model.eval(), x)
-        return [str(n.target) for n in program.graph.nodes if n.op == "call_function"]
-
-    held = build_module(graph, device="cpu", seed=0)
-    assert any(n.target is keep_alive for n in held.graph.nodes)
-    assert targets(held) == targets(build_module(graph, seed=0, lifetimes="last_use"))
+    assert allocator_events(flat, x, tmp_path) != expected
+    with torch.no_grad():
+        assert torch.equal(ours(x), flat(x))  # the same computation, cut into modules
 
 
 @pytest.mark.parametrize("name", archspec.presets())
-def test_every_value_a_module_reads_stays_alive_until_the_module_ends(name: str) -> None:
-    """In the fx graph of every preset: a value that a module (stage, block, downsample
-    ...) reads from outside is not released before the module's last op has run (fx
-    releases a value right after its last user)."""
-    graph = archspec.lower(name)
-    model = build_module(graph, device="meta")
-    order = {n: i for i, n in enumerate(model.graph.nodes)}
-    scope = {n: graph.nodes[n.meta["archspec_node"]]["scope"] for n in order if n.meta}
-    members: dict[str, list[fx.Node]] = {}
-    for node, path in scope.items():
-        parts = path.split(".")[:-1]
-        for i in range(1, len(parts) + 1):
-            members.setdefault(".".join(parts[:i]), []).append(node)
-    assert members
-    for container, nodes in members.items():
-        inside = set(nodes)
-        end = max(order[n] for n in nodes if n.target is not keep_alive)  # its last op
-        for node in nodes:
-            for value in node.all_input_nodes:
-                if value in inside or value.op in ("placeholder", "get_attr"):
-                    continue
-                last_use = max(order[user] for user in value.users)
-                assert last_use >= end, (container, value.name)
+def test_every_module_of_every_preset_works_alone(name: str) -> None:
+    """Each stage, block, downsample and layer, called on the inputs it receives inside
+    the network, gives the output it gives there (small inputs keep it quick)."""
+    spec = archspec.load(name)
+    size = 32 if spec.input.shape[1] > 32 else spec.input.shape[1]
+    spec = spec.override({"input.size": size, "stages.0.depth": 1})
+    model = archspec.build(spec, seed=0)
+    x = torch.randn(2, *spec.input.shape, generator=torch.Generator().manual_seed(0))
+    stages = [name for name, _ in model.named_children() if name.startswith("layer")]
+    assert stages and all(callable(model.get_submodule(s)) for s in stages)
+    assert assert_modules_work_alone(model, x) >= len(list(model.modules())) - 1
 
 
-def test_the_lean_order_is_a_build_option() -> None:
-    """archspec.build(lifetimes="last_use") frees after each value's last reader: the
-    same outputs, no keep_alive call, a lower inference peak."""
-    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    held = archspec.build("highway20", seed=0).eval()
-    lean = archspec.build("highway20", seed=0, lifetimes="last_use").eval()
-    assert not any(n.target is keep_alive for n in lean.graph.nodes)
-    with torch.no_grad():
-        assert torch.equal(held(x), lean(x))
-    with pytest.raises(archspec.ArchSpecError, match="lifetimes is one of modules, last_use"):
-        archspec.build("highway20", lifetimes="early")  # type: ignore[arg-type]
-
-
-def test_keep_alive_compiles_under_torchscript() -> None:
+def test_the_tree_compiles_under_torchscript() -> None:
     model = archspec.build("resnet20", seed=0).eval()
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with warnings.catch_warnings():

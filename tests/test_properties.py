@@ -20,7 +20,14 @@ from typing import Any, get_args
 import pytest
 import torch
 import yaml
-from helpers import assert_ir_shapes, block_skips, block_variants, n_params, spec_of
+from helpers import (
+    assert_ir_shapes,
+    assert_modules_work_alone,
+    block_skips,
+    block_variants,
+    n_params,
+    spec_of,
+)
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
@@ -181,12 +188,8 @@ def test_random_valid_specs_build_and_run(data: dict[str, Any]) -> None:
     assert torch.equal(x, before), "in-place ops must never write into the caller's input"
     out.square().sum().backward()
     assert all(p.grad is not None for p in model.parameters())
-    # When activations are freed never changes what is computed (both fresh, in eval:
-    # the forward above updated the norms' running statistics).
-    held = archspec.build(spec, seed=0).eval()
-    lean = archspec.build(spec, seed=0, lifetimes="last_use").eval()
-    with torch.no_grad():
-        assert torch.equal(held(x), lean(x))
+    # Every stage, block and layer, called alone, computes what it computes inside.
+    assert assert_modules_work_alone(archspec.build(spec, seed=0), x) >= len(graph.graph["blocks"])
 
 
 # --- mutations: a valid spec or an ArchSpecError, nothing else -----------------------------

@@ -14,7 +14,6 @@ gradients. Nothing is trained.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import networkx as nx
 import torch
 import torch.nn.functional as F
-from torch import fx
+from torch import nn
 
 from archspec.codegen.torch_module import build_module
 from archspec.errors import ArchSpecError, GraphError
@@ -111,30 +110,6 @@ def block_outputs(graph: nx.DiGraph) -> dict[str, str]:
     return out
 
 
-class _Recorder(fx.Interpreter):
-    """Runs the generated graph op by op, keeping the outputs asked for, with every
-    in-place op made out-of-place so a kept tensor still holds its own value (and gets
-    its own gradient) after the ops that follow it."""
-
-    def __init__(self, module: fx.GraphModule, keep: dict[fx.Node, str]) -> None:
-        super().__init__(module)
-        self.keep = keep
-        self.kept: dict[str, torch.Tensor] = {}
-
-    def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
-        if target is operator.iadd:
-            target = operator.add
-        return super().call_function(target, args, kwargs)
-
-    def run_node(self, n: fx.Node) -> Any:
-        result = super().run_node(n)
-        if n in self.keep:
-            if result.requires_grad:  # a block of constants has no gradient to keep
-                result.retain_grad()
-            self.kept[self.keep[n]] = result
-        return result
-
-
 def gradflow(
     spec: str | Path | ArchSpec,
     *,
@@ -168,13 +143,22 @@ def gradflow(
         if hasattr(module, "inplace"):
             module.inplace = False
 
-    # codegen tags each fx node with the graph node it computes
-    fx_of = {n.meta["archspec_node"]: n for n in model.graph.nodes if "archspec_node" in n.meta}
     outputs = block_outputs(graph)
-    missing = [scope for scope, node in outputs.items() if node not in fx_of]
-    if missing:
-        raise GraphError(f"gradflow: no generated op for the output of block {missing[0]}")
     records = [r for r in graph.graph["blocks"] if r["scope"] in outputs]
+    # Each block is a module of the built tree: a forward hook keeps its output.
+    kept: dict[str, torch.Tensor] = {}
+
+    def keep(scope: str) -> Any:
+        def hook(module: nn.Module, args: Any, out: Any) -> None:
+            if isinstance(out, torch.Tensor) and out.requires_grad:
+                out.retain_grad()  # a block of constants has no gradient to keep
+            kept[scope] = out
+
+        return hook
+
+    handles = [
+        model.get_submodule(r["scope"]).register_forward_hook(keep(r["scope"])) for r in records
+    ]
 
     block_of_module = {d["scope"]: d["block"] for _, d in graph.nodes(data=True) if d["block"]}
     classes = graph.graph["output_shape"][0]
@@ -183,11 +167,13 @@ def gradflow(
         x = torch.randn(batch, *graph.graph["input_shape"])
         y = torch.randint(0, classes, (batch,))
         model.train()
-        recorder = _Recorder(model, {fx_of[outputs[r["scope"]]]: r["scope"] for r in records})
         try:
-            loss = F.cross_entropy(recorder.run(x), y)
+            loss = F.cross_entropy(model(x), y)
         except ValueError as err:  # batch norm over a single value per channel
             raise GraphError(f"gradflow: {err} (use a larger batch or input)") from None
+        finally:
+            for handle in handles:
+                handle.remove()
         loss.backward()
 
     param_sq: dict[str, float] = {}
@@ -205,7 +191,7 @@ def gradflow(
     blocks = []
     for position, record in enumerate(records):
         scope = record["scope"]
-        grad = recorder.kept[scope].grad
+        grad = kept[scope].grad
         blocks.append(
             BlockGrad(
                 scope=scope,

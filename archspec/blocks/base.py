@@ -174,3 +174,13 @@ class BlockType:
     lower: LowerFn
     summary: str = ""
     lower_stage: StageFn | None = None
+    # The class name of the block's module in the built model (torchvision's
+    # ``Bottleneck``); empty: the name in CamelCase with ``Block`` after it.
+    class_name: str = ""
+
+    @property
+    def module_class(self) -> str:
+        if self.class_name:
+            return self.class_name
+        words = [w for w in self.name.replace("-", "_").split("_") if w]
+        return "".join(w[:1].upper() + w[1:] for w in words) + "Block"

@@ -53,4 +53,12 @@ def lower(g: GraphBuilder, cfg: BasicConfig, x: Value, stride: int) -> Value:
     return g.act(residual(g, cfg, x, out, stride), cfg.act)
 
 
-register(BlockType("basic", BasicConfig, lower, "two 3x3 convs (ResNet-18/34, CIFAR ResNets)"))
+register(
+    BlockType(
+        "basic",
+        BasicConfig,
+        lower,
+        "two 3x3 convs (ResNet-18/34, CIFAR ResNets)",
+        class_name="BasicBlock",
+    )
+)

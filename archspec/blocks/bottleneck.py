@@ -61,4 +61,12 @@ def lower(g: GraphBuilder, cfg: BottleneckConfig, x: Value, stride: int) -> Valu
     return g.act(residual(g, cfg, x, out, stride), cfg.act)
 
 
-register(BlockType("bottleneck", BottleneckConfig, lower, "1x1-3x3-1x1 (ResNet-50/101/152)"))
+register(
+    BlockType(
+        "bottleneck",
+        BottleneckConfig,
+        lower,
+        "1x1-3x3-1x1 (ResNet-50/101/152)",
+        class_name="Bottleneck",
+    )
+)

@@ -144,5 +144,6 @@ register(
         lower,
         "densely connected layers and transitions (DenseNet, Huang et al. 2017)",
         lower_stage=lower_stage,
+        class_name="DenseLayer",
     )
 )

@@ -83,4 +83,12 @@ def lower(g: GraphBuilder, cfg: PreactConfig, x: Value, stride: int) -> Value:
     return residual(g, cfg, x, out, stride, pre=pre)
 
 
-register(BlockType("preact", PreactConfig, lower, "pre-activation, basic or bottleneck (He 2016)"))
+register(
+    BlockType(
+        "preact",
+        PreactConfig,
+        lower,
+        "pre-activation, basic or bottleneck (He 2016)",
+        class_name="PreActBlock",
+    )
+)

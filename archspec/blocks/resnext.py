@@ -68,5 +68,6 @@ register(
         ResNeXtConfig,
         lower,
         "bottleneck with a grouped 3x3 conv (ResNeXt, Xie et al. 2017)",
+        class_name="Bottleneck",  # torchvision's ResNeXts use its Bottleneck
     )
 )

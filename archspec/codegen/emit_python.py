@@ -33,7 +33,7 @@ import networkx as nx
 import torch
 from torch import fx, nn
 
-from archspec.codegen.torch_module import _class_name, build_module
+from archspec.codegen.torch_module import _class_name, build_flat
 from archspec.errors import GraphError
 
 _INFIX: dict[Callable[..., Any], str] = {
@@ -245,9 +245,8 @@ class _Unit:
 class _Emitter:
     def __init__(self, graph: nx.DiGraph) -> None:
         self.graph = graph
-        # The source's own block classes and Sequentials hold their inputs themselves;
-        # the built model's keep_alive calls are left out of what it reads.
-        self.model = build_module(graph, device="meta", lifetimes="last_use")
+        # Read off the flat form: one graph with every op, each module by its full path.
+        self.model = build_flat(graph)
         self.nodes = list(self.model.graph.nodes)
         self.modules = dict(self.model.named_modules())
         self.imports: set[str] = set()  # import lines beyond torch, nn and F
@@ -559,7 +558,8 @@ class _Emitter:
         their last use. A block's or stage's inputs live until its call returns, as in
         any hand-written model; a block's own ops are written out one by one, so the
         source frees values inside a block (a downsample's input, say) when it is done
-        with them, not where the built model does (codegen/lifetimes.py).
+        with them, where the built model's ``downsample`` module holds its input until it
+        returns.
         """
         last: dict[fx.Node, int] = {}
         for i, unit in enumerate(units):

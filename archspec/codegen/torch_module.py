@@ -1,10 +1,11 @@
-"""Graph IR -> ``torch.fx.GraphModule``.
+"""Graph IR -> a tree of ``torch.fx.GraphModule`` s, as hand-written PyTorch nests modules.
 
-The forward is generated Python (fx's codegen): one statement per op, activations freed
-where hand-written nested modules free them (codegen/lifetimes.py), no dict of tensors
-and no loop over nodes, so the model costs what hand-written code costs and runs under
-``torch.compile`` and ``torch.export``. Module paths are the nodes' scopes
-(``layer1.0.conv1``).
+The network is first written as one flat fx graph (one statement per op), then cut along
+its module paths into the top module, its stages and its blocks (codegen/tree.py). Each
+forward is generated Python (fx's codegen): no dict of tensors and no loop over nodes,
+so the model costs what hand-written code costs and runs under ``torch.compile``,
+``torch.export`` and TorchScript. Module paths are the nodes' scopes
+(``layer1.0.conv1``), so torchvision's checkpoints load by name.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import torch
 from torch import fx, nn
 
 from archspec.codegen.checkpoint import regions
-from archspec.codegen.lifetimes import LIFETIMES, Lifetimes, hold_module_inputs
 from archspec.codegen.modules import MODULES
-from archspec.errors import ArchSpecError, GraphError
+from archspec.codegen.network import Feature, FeatureInfo, Generated, Network, Stage
+from archspec.codegen.tree import Cut, TreeCutter, camel, is_chain, parent
+from archspec.errors import GraphError
 from archspec.graph.stats import graph_stats
 
-# op -> fx call_function target, for ops that are functions, not modules.
 # Never allocate more than this share of physical memory for weights: refuse instead.
 MAX_MEMORY_SHARE = 0.5
 
@@ -71,42 +72,17 @@ def _class_name(name: str) -> str:
     return out if out[:1].isalpha() else f"Net{out}"
 
 
-def build_module(
-    graph: nx.DiGraph,
-    *,
-    seed: int | None = None,
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype | None = None,
-    lifetimes: Lifetimes = "modules",
-) -> fx.GraphModule:
-    """An ``nn.Module`` computing ``graph``, initialized as torchvision initializes ResNets.
-
-    ``device="meta"`` allocates nothing (shapes and parameter counts only).
-    ``lifetimes`` says when activations are freed: ``"modules"`` where nested
-    hand-written modules free them, ``"last_use"`` right after the last op that reads
-    them (see codegen/lifetimes.py).
-    """
-    if lifetimes not in LIFETIMES:
-        raise ArchSpecError(f"lifetimes is one of {', '.join(LIFETIMES)}, got {lifetimes!r}")
-    device = torch.device(device)
-    if device.type != "meta":
-        need = graph_stats(graph).params * torch.finfo(dtype or torch.float32).bits // 8
-        have = _physical_memory()
-        if need > MAX_MEMORY_SHARE * have:
-            raise GraphError(
-                f"the weights alone need {need / 2**30:.1f} GiB, more than half of this "
-                f"machine's {have / 2**30:.1f} GiB; build on device='meta' to inspect it"
-            )
-
+def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
+    """The whole network as one flat fx graph, every module called by its full path, and
+    those modules (made on the meta device), by path."""
     uses: dict[str, list[str]] = {}
     for node, data in graph.nodes(data=True):
         if data["op"] in MODULES:
             uses.setdefault(data["scope"], []).append(node)
 
-    root = nn.Module()
+    leaves: dict[str, nn.Module] = {}
     fx_graph = fx.Graph()
     env: dict[str, fx.Node] = {}
-    made: set[str] = set()
     # Modules are made on the meta device, then materialized once, so no time goes into
     # PyTorch's default init that ours would overwrite.
     checkpointed = regions(graph)
@@ -114,16 +90,16 @@ def build_module(
         for node, data in graph.nodes(data=True):
             op = data["op"]
             scope = data["scope"]
-            if op in MODULES and scope not in made:
+            if op in MODULES and scope not in leaves:
                 in_shape = graph.nodes[data["inputs"][0]]["shape"]
                 inplace = _inplace_ok(graph, uses[scope], checkpointed)
-                _set_module(root, scope, MODULES[op](data["params"], inplace, in_shape))
-                made.add(scope)
+                leaves[scope] = MODULES[op](data["params"], inplace, in_shape)
             region = checkpointed.get(node)
             if region is not None:  # one call computes the whole region, at its last op
                 if node == region.nodes[-1]:
                     env[node] = region.emit(fx_graph, env)
                     env[node].meta["archspec_node"] = node
+                    env[node].meta["archspec_scope"] = data["scope"]
                 continue
             args = [env[i] for i in data["inputs"]]
             if op == "input":
@@ -147,10 +123,31 @@ def build_module(
             # Which IR node an fx node computes, for backends that read the fx graph
             # (codegen/emit_python.py groups statements by block with it).
             env[node].meta.setdefault("archspec_node", node)
-    if lifetimes == "modules":
-        hold_module_inputs(graph, fx_graph, env, checkpointed)
-    fx_graph.output(env[graph.graph["output"]])
-    model = fx.GraphModule(root, fx_graph, class_name=_class_name(graph.graph["name"]))
+            env[node].meta["archspec_scope"] = data["scope"]
+    outputs = [env[node] for node in graph.graph["outputs"]]
+    fx_graph.output(outputs if graph.graph.get("features") else outputs[0])
+    return fx_graph, leaves
+
+
+def _check_memory(graph: nx.DiGraph, device: torch.device, dtype: torch.dtype | None) -> None:
+    if device.type == "meta":
+        return
+    need = graph_stats(graph).params * torch.finfo(dtype or torch.float32).bits // 8
+    have = _physical_memory()
+    if need > MAX_MEMORY_SHARE * have:
+        raise GraphError(
+            f"the weights alone need {need / 2**30:.1f} GiB, more than half of this "
+            f"machine's {have / 2**30:.1f} GiB; build on device='meta' to inspect it"
+        )
+
+
+def _materialize(
+    model: nn.Module,
+    graph: nx.DiGraph,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    seed: int | None,
+) -> nn.Module:
     if device.type != "meta":
         model = model.to_empty(device=device)
     if dtype is not None:
@@ -158,6 +155,99 @@ def build_module(
     if device.type != "meta":  # meta tensors hold no values to initialize
         _initialize(model, graph, seed)
     return model
+
+
+def build_module(
+    graph: nx.DiGraph,
+    *,
+    seed: int | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+) -> Network:
+    """The ``nn.Module`` tree computing ``graph``, initialized as torchvision initializes
+    ResNets: the top module calls the stem's modules, the stages and the head; a stage
+    calls its blocks; a block its ops (codegen/tree.py). ``device="meta"`` allocates
+    nothing (shapes and parameter counts only).
+    """
+    device = torch.device(device)
+    _check_memory(graph, device, dtype)
+    flat, leaves = _flat(graph)
+    classes = _container_classes(graph)
+    stages = {record["scope"] for record in graph.graph["stages"]}
+
+    def owner(node: fx.Node) -> str:
+        if node.op == "call_module":
+            return parent(str(node.target))
+        return parent(node.meta["archspec_scope"])
+
+    def make(path: str, cut: Cut) -> nn.Module:
+        if is_chain(cut):
+            return nn.Sequential(*(cut.modules[str(i)] for i in range(len(cut.modules))))
+        name = classes.get(path) or camel(path.rsplit(".", 1)[-1])
+        cls = Stage if path in stages else Generated
+        return cls(cut.modules, cut.graph, class_name=name)
+
+    top = TreeCutter(flat, leaves, owner, make).cut()
+    with torch.device("meta"):
+        model = Network(top.modules, top.graph, class_name=_class_name(graph.graph["name"]))
+    model.feature_info = _feature_info(graph)
+    model.features_path = _features_path(model, graph)
+    model.classifier = _classifier(graph)
+    return _materialize(model, graph, device, dtype, seed)  # type: ignore[return-value]
+
+
+def build_flat(
+    graph: nx.DiGraph, *, seed: int | None = None, device: str | torch.device = "meta"
+) -> fx.GraphModule:
+    """The network as one flat ``GraphModule``, every module called by its full path from
+    one forward that frees each value after its last reader (emit_python reads it; the
+    tests compare the tree's allocations with it)."""
+    flat, leaves = _flat(graph)
+    root = nn.Module()
+    for path, module in leaves.items():
+        _set_module(root, path, module)
+    model = fx.GraphModule(root, flat, class_name=_class_name(graph.graph["name"]))
+    return _materialize(model, graph, torch.device(device), None, seed)  # type: ignore[return-value]
+
+
+def _container_classes(graph: nx.DiGraph) -> dict[str, str]:
+    """Class names of the stages and blocks: the block type's (``Bottleneck``)."""
+    names = {r["scope"]: camel(str(r["kind"])) + "Stage" for r in graph.graph["stages"]}
+    for record in graph.graph["blocks"]:
+        names[record["scope"]] = record.get("module_class") or camel(str(record["kind"]))
+    return names
+
+
+def _feature_info(graph: nx.DiGraph) -> FeatureInfo | None:
+    features = graph.graph.get("features")
+    if not features:
+        return None
+    return FeatureInfo([Feature(f.module, f.channels, f.reduction) for f in features])
+
+
+def _features_path(model: fx.GraphModule, graph: nx.DiGraph) -> tuple[str, ...]:
+    """The top module's calls from its input up to the last stage's map (and the final
+    norm after it): forward_features runs them in turn. Empty if they are no chain."""
+    end = graph.graph.get("features_end")
+    path: list[str] = []
+    value: fx.Node | None = None
+    for node in model.graph.nodes:
+        if node.op == "placeholder":
+            value = node
+            continue
+        if end is None or node.op != "call_module" or node.args != (value,) or node.kwargs:
+            return ()
+        path.append(str(node.target))
+        value = node
+        if end in node.meta.get("archspec_outputs", (node.meta.get("archspec_node"),)):
+            return tuple(path)
+    return ()
+
+
+def _classifier(graph: nx.DiGraph) -> str | None:
+    """The module path of the final linear layer, if the network ends with one."""
+    last = graph.nodes[graph.graph["outputs"][-1]]
+    return last["scope"] if last["op"] == "linear" and not graph.graph.get("features") else None
 
 
 def _set_module(root: nn.Module, path: str, module: nn.Module) -> None:

@@ -287,5 +287,7 @@ class GraphBuilder:
     def finish(self, out: Value) -> nx.DiGraph:
         nx._clear_cache(self.graph)  # what add_node/add_edge would have done; _node skips it
         self.graph.graph["output"] = out.node
+        self.graph.graph["outputs"] = (out.node,)
         self.graph.graph["output_shape"] = out.shape
+        self.graph.graph["output_shapes"] = (out.shape,)
         return self.graph

@@ -11,6 +11,7 @@ import networkx as nx
 
 from archspec.blocks import get
 from archspec.graph.builder import GraphBuilder, Value
+from archspec.graph.outputs import select_features
 from archspec.spec.model import (
     NAMED_STEM_WIDTH,
     ArchSpec,
@@ -39,19 +40,27 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
         block_type = get(cfg.block)
         assert block_type is not None  # validation resolved it
         with g.stage(f"layer{i + 1}", index=i, kind=cfg.block, depth=cfg.depth, config=cfg):
+            first = len(g.graph.graph["blocks"])
             if block_type.lower_stage is not None:
                 x = block_type.lower_stage(g, cfg, x)
-                continue
-            for j in range(cfg.depth):
-                with g.block(str(j), x, kind=cfg.block, skip=cfg.skip, index=j) as record:
-                    x = block_type.lower(g, cfg, x, cfg.stride if j == 0 else 1)
-                    record["out_shape"] = x.shape
+            else:
+                for j in range(cfg.depth):
+                    with g.block(str(j), x, kind=cfg.block, skip=cfg.skip, index=j) as record:
+                        x = block_type.lower(g, cfg, x, cfg.stride if j == 0 else 1)
+                        record["out_shape"] = x.shape
+            for record in g.graph.graph["blocks"][first:]:
+                record.setdefault("module_class", block_type.module_class)
     with g.section("head"):
         last = spec.blocks[-1]
         if type(last).needs_final_norm:
             x = g.act(g.norm(x, last.norm, name="final_norm"), last.act, name="final_act")
-        x = lower_head(g, spec, x)
-    return g.finish(x)
+        g.graph.graph["features_end"] = x.node
+        if spec.head != "none":
+            x = lower_head(g, spec, x)
+    graph = g.finish(x)
+    if spec.features:
+        select_features(graph, spec.features)
+    return graph
 
 
 def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
@@ -108,6 +117,7 @@ def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
 
 def lower_head(g: GraphBuilder, spec: ArchSpec, x: Value) -> Value:
     head = spec.head
+    assert not isinstance(head, str)  # head: none has no ops
     # torchvision's avgpool; another name if the stem has a pool by that name already.
     x = g.global_pool(x, head.pool, name=_free(g, f"{head.pool}pool"))
     x = g.flatten(x)

@@ -204,8 +204,21 @@ class ArchSpec(Strict):
         tuple[dict[str, Any], ...], Field(strict=False, min_length=1, max_length=MAX_STAGES)
     ]
     "The stages, in order; each is `depth` blocks of one type (see the block types)."
-    head: HeadSpec
-    "Pool, dropout and classifier."
+    head: HeadSpec | Literal["none"]
+    """Pool, dropout and classifier; none: the network ends with its last stage (and the
+    final norm of pre-activation and dense nets), and returns that feature map."""
+    features: (
+        bool
+        | Annotated[
+            tuple[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")], ...],
+            Field(strict=False, min_length=1, max_length=64),
+        ]
+    ) = False
+    """A backbone: the forward returns a list of feature maps instead of the head's
+    output. true: the stem's last activation before its pool and each stage's output (the
+    last one after the final norm, where there is one), as timm's features_only; a list
+    of module paths (relu, layer3, layer3.5, layer2.0.conv1): those modules' outputs, in
+    that order. Only what the outputs need is built and counted."""
 
     _blocks: tuple[BlockConfig, ...] = PrivateAttr(default=())
 
@@ -293,8 +306,12 @@ class ArchSpec(Strict):
             "input": list(self.input.shape),
             "stem": _stem_identity(self.stem_spec),
             "stages": [{"block": b.block, **b.identity()} for b in self.blocks],
-            "head": self.head.model_dump(mode="json", exclude_defaults=True),
+            "head": self.head
+            if isinstance(self.head, str)
+            else self.head.model_dump(mode="json", exclude_defaults=True),
         }
+        if self.features:  # only where set, so every classifier keeps its id
+            body["features"] = self.features if self.features is True else list(self.features)
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

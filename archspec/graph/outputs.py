@@ -1,0 +1,107 @@
+"""A network's outputs: the head's, or a backbone's feature maps.
+
+A backbone (``features:`` in a spec) returns a list of feature maps: by default the
+stem's last activation before its pool and each stage's output, the last one after the
+final norm where the network has one (timm's ``features_only`` points), or the outputs
+of the modules it names. Lowering builds the whole network, then keeps only the ops the
+outputs need, so stats, summaries, diagrams and the built model all see the same net.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from archspec.errors import GraphError
+
+
+@dataclass(frozen=True)
+class FeatureRecord:
+    """One output of a backbone: the module path whose output it is, the IR node that
+    computes it, its channels and its reduction (input pixels per feature pixel, along
+    the first spatial axis)."""
+
+    module: str
+    node: str
+    channels: int
+    reduction: int
+
+
+def _inside(scope: str, module: str) -> bool:
+    return scope == module or scope.startswith(module + ".")
+
+
+def module_output(graph: nx.DiGraph, module: str) -> str:
+    """The IR node whose value module ``module`` returns: a layer's last call, or the
+    one value a container (stage, block, ``downsample``) passes out."""
+    members = [
+        n for n, d in graph.nodes(data=True) if d["op"] != "input" and _inside(d["scope"], module)
+    ]
+    if not members:
+        paths = sorted({d["scope"].split(".")[0] for _, d in graph.nodes(data=True) if d["scope"]})
+        raise GraphError(
+            f"features: no module {module!r} in this network; top-level modules: "
+            f"{', '.join(paths[:20])}"
+        )
+    inside = set(members)
+    final = graph.graph["output"]
+    leaving = [n for n in members if n == final or any(s not in inside for s in graph.succ[n])]
+    if len(leaving) > 1 and any(graph.nodes[n]["scope"] != module for n in leaving):
+        raise GraphError(
+            f"features: module {module!r} passes out {len(leaving)} values "
+            f"({', '.join(leaving[:4])}); name one of its parts"
+        )
+    return leaving[-1]
+
+
+def default_points(graph: nx.DiGraph) -> list[str]:
+    """timm's feature points: the stem's last op before its pools, each stage's output,
+    the last replaced by the final norm's activation where there is one."""
+    points: list[str] = []
+    stem = [n for n, d in graph.nodes(data=True) if d["stage"] == "stem"]
+    while stem and graph.nodes[stem[-1]]["op"] == "pool":
+        stem.pop()
+    if stem:
+        points.append(graph.nodes[stem[-1]]["scope"])
+    points += [record["scope"] for record in graph.graph["stages"]]
+    end = graph.graph["features_end"]
+    if graph.nodes[end]["stage"] == "head":  # a final norm and activation
+        points[-1] = graph.nodes[end]["scope"]
+    return points
+
+
+def select_features(graph: nx.DiGraph, features: bool | tuple[str, ...]) -> None:
+    """Make ``graph`` a backbone returning ``features``, pruned to the ops they need."""
+    names = default_points(graph) if features is True else list(features)
+    if len(set(names)) != len(names):
+        raise GraphError(f"features: a module is named twice in {names}")
+    nodes = [module_output(graph, name) for name in names]
+    size = graph.graph["input_shape"][1] if len(graph.graph["input_shape"]) > 1 else 1
+    records = []
+    for name, node in zip(names, nodes, strict=True):
+        shape = graph.nodes[node]["shape"]
+        spatial = shape[1] if len(shape) > 1 else 1
+        records.append(FeatureRecord(name, node, shape[0], max(round(size / spatial), 1)))
+    graph.graph["features"] = tuple(records)
+    set_outputs(graph, nodes)
+
+
+def set_outputs(graph: nx.DiGraph, outputs: list[str]) -> None:
+    """The network returns ``outputs``; every op none of them needs is removed."""
+    needed = set(outputs)
+    for node in outputs:
+        needed |= nx.ancestors(graph, node)
+    graph.remove_nodes_from([n for n in list(graph.nodes) if n not in needed])
+    graph.graph["outputs"] = tuple(outputs)
+    graph.graph["output"] = outputs[-1]
+    graph.graph["output_shape"] = graph.nodes[outputs[-1]]["shape"]
+    graph.graph["output_shapes"] = tuple(graph.nodes[n]["shape"] for n in outputs)
+    present = {d["block"] for _, d in graph.nodes(data=True)}
+    present |= {d["stage"] for _, d in graph.nodes(data=True)}
+    for key in ("blocks", "stages"):
+        graph.graph[key] = [r for r in graph.graph[key] if r["scope"] in present]
+    regions = [[n for n in region if n in needed] for region in graph.graph.get("checkpoints", ())]
+    graph.graph["checkpoints"] = [region for region in regions if region]
+    if graph.graph.get("features_end") not in needed:
+        graph.graph["features_end"] = None
