@@ -10,8 +10,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# torchvision and timm are references for the tests, never dependencies: their wheels ask
+# for a CUDA torch, so they come without theirs (their model code runs on the CPU build).
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps torchvision==0.28.0 timm==1.0.31
 	touch $(STAMP)
 
 demo: $(STAMP)

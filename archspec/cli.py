@@ -133,9 +133,11 @@ def validate(
         try:
             spec = _load(source, sets)
             graph = _lower(spec, source)
-            shape = graph.graph["output_shape"]
+            shapes = graph.graph["output_shapes"]
+            output = ", ".join(str(tuple(s)) for s in shapes)
             out.print(
-                f"ok: {source} ({spec.name}, {graph.number_of_nodes()} ops, output {tuple(shape)})",
+                f"ok: {source} ({spec.name}, {graph.number_of_nodes()} ops, "
+                f"output{'s' if len(shapes) > 1 else ''} {output})",
                 markup=False,
             )
         except ArchSpecError as exc:
@@ -211,7 +213,11 @@ def _print_summary(report: Any) -> None:
         ["part", "params", "MACs", "FLOPs", "output"],
         rows,
         title=f"{report.name}: input {shape(report.input_size)}, output "
-        f"{shape(report.output_size)}",
+        + (
+            ", ".join(f"{f['module']} {shape(f['output_size'])}" for f in report.features)
+            if report.features
+            else shape(report.output_size)
+        ),
         right={"params", "MACs", "FLOPs"},
     )
     lines = [

@@ -9,6 +9,7 @@ from math import prod
 import networkx as nx
 
 from archspec.graph.ops import OPS
+from archspec.graph.outputs import FeatureRecord
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Stats:
     output_shape: tuple[int, ...]
     per_stage: dict[str, dict[str, int]] = field(default_factory=dict)
     uncounted: tuple[str, ...] = ()
+    # A backbone's outputs, in order (graph/outputs.py); empty for one output.
+    features: tuple[FeatureRecord, ...] = ()
 
     @property
     def flops(self) -> int:
@@ -77,6 +80,7 @@ def graph_stats(graph: nx.DiGraph) -> Stats:
         activations=activations,
         input_shape=graph.graph["input_shape"],
         output_shape=graph.graph["output_shape"],
+        features=tuple(graph.graph.get("features", ())),
         per_stage=per_stage,
         uncounted=tuple(sorted(uncounted)),
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from archspec.errors import ArchSpecError
-from archspec.graph.stats import graph_stats
+from archspec.graph.stats import Stats, graph_stats
 from archspec.render import style
 from archspec.render.collapse import BlockRun, block_runs
 from archspec.render.labels import conv_text, op_text, shape_text
@@ -61,6 +61,7 @@ class View:
     edges: list[ViewEdge] = field(default_factory=list)
     clusters: dict[tuple[str, ...], str] = field(default_factory=dict)
     subtitle: str = ""
+    owner: dict[str, str] = field(default_factory=dict)  # IR node -> the view node showing it
 
     @property
     def edge_kinds(self) -> list[str]:
@@ -73,6 +74,7 @@ def build_view(graph: nx.DiGraph, detail: str) -> View:
     if detail not in DETAILS:
         raise ArchSpecError(f"unknown detail {detail!r}; choose one of {', '.join(DETAILS)}")
     view = {"stage": stage_view, "block": block_view, "layer": layer_view}[detail](graph)
+    _feature_outputs(graph, view)
     view.edges = _rank_by_main_flow(view)
     fan_in = sum(1 for e in view.edges if e.kind == "concatenation" and not e.constraint)
     if detail != "layer" or fan_in > MAX_FAN_IN_EDGES:
@@ -81,9 +83,25 @@ def build_view(graph: nx.DiGraph, detail: str) -> View:
     view.subtitle = (
         f"{stats.params:,} params · {_si(stats.macs)}MACs · {_si(stats.flops)}FLOPs "
         f"(1 multiply-add = 1 MAC = 2 FLOPs) · input {shape_text(stats.input_shape)} "
-        f"→ output {shape_text(stats.output_shape)} · {detail} detail"
+        f"→ {_outputs_text(stats)} · {detail} detail"
     )
     return view
+
+
+def _outputs_text(stats: Stats) -> str:
+    if stats.features:
+        return f"{len(stats.features)} feature maps"
+    return f"output {shape_text(stats.output_shape)}"
+
+
+def _feature_outputs(graph: nx.DiGraph, view: View) -> None:
+    """A backbone's outputs, each drawn as an output node off the node computing it."""
+    for i, feature in enumerate(graph.graph.get("features", ())):
+        shape = shape_text(graph.nodes[feature.node]["shape"])
+        node = f"output {i}: {feature.module}"
+        label = f"output {i}: {feature.module}\n{shape} · reduction {feature.reduction}"
+        view.nodes.append(ViewNode(node, label, style.op_attrs("input"), (), node))
+        view.edges.append(ViewEdge(view.owner[feature.node], node, "main", shape))
 
 
 def _rank_by_main_flow(view: View) -> list[ViewEdge]:
@@ -214,7 +232,8 @@ def layer_view(graph: nx.DiGraph) -> View:
         tooltip = f"{data['scope']}: {text} → {shape_text(data['shape'])}"
         view.nodes.append(ViewNode(node, label, style.op_attrs(data["op"]), cluster, tooltip))
     kinds = skip_kinds(graph)
-    view.edges = _edges(graph, {n: n for n in graph.nodes}, kinds, beside=False)
+    view.owner = {n: n for n in graph.nodes}
+    view.edges = _edges(graph, view.owner, kinds, beside=False)
     return view
 
 
@@ -286,6 +305,7 @@ def block_view(graph: nx.DiGraph) -> View:
             tooltip = ", ".join(graph.nodes[n]["scope"] for n in stretches[key])
         view.nodes.append(ViewNode(key, label, attrs, cluster, tooltip))
     view.edges = _edges(graph, owner, kinds, beside=True)
+    view.owner = owner
     return view
 
 
@@ -321,4 +341,5 @@ def stage_view(graph: nx.DiGraph) -> View:
             attrs = dict(style.SECTION)
         view.nodes.append(ViewNode(part, label, attrs, (), part))
     view.edges = _edges(graph, owner, kinds, beside=True)
+    view.owner = owner
     return view

@@ -62,6 +62,8 @@ class Summary:
     torchinfo_table: str = ""
     torchinfo_device: str = ""
     notes: tuple[str, ...] = field(default=())
+    # A backbone's outputs: module, channels, reduction and size of each, in order.
+    features: tuple[dict[str, Any], ...] = ()
 
     @property
     def flops(self) -> int:
@@ -78,6 +80,7 @@ class Summary:
             "flops": self.flops,
             "input_size": list(self.input_size),
             "output_size": list(self.output_size),
+            **({"features": list(self.features)} if self.features else {}),
             "depth": self.depth,
             "activations": self.activations,
             "stages": [
@@ -140,6 +143,15 @@ def summarize(graph: nx.DiGraph, *, batch: int = 1, depth: int = 3) -> Summary:
         name=stats.name,
         input_size=(batch, *stats.input_shape),
         output_size=(batch, *stats.output_shape),
+        features=tuple(
+            {
+                "module": f.module,
+                "channels": f.channels,
+                "reduction": f.reduction,
+                "output_size": [batch, *graph.nodes[f.node]["shape"]],
+            }
+            for f in stats.features
+        ),
         params=stats.params,
         trainable_params=stats.trainable_params,
         macs=stats.macs * batch,

@@ -204,7 +204,12 @@ class ArchSpec(Strict):
         tuple[dict[str, Any], ...], Field(strict=False, min_length=1, max_length=MAX_STAGES)
     ]
     "The stages, in order; each is `depth` blocks of one type (see the block types)."
-    head: HeadSpec | Literal["none"]
+    head: Annotated[
+        Annotated[HeadSpec, Tag("HeadSpec")] | Annotated[Literal["none"], Tag("none")],
+        # A string can only mean "none"; anything else is read as a head's mapping, so
+        # `head: 10` reads "must be a mapping", as it did before heads could be none.
+        Discriminator(lambda value: "none" if isinstance(value, str) else "HeadSpec"),
+    ]
     """Pool, dropout and classifier; none: the network ends with its last stage (and the
     final norm of pre-activation and dense nets), and returns that feature map."""
     features: (

@@ -1,0 +1,145 @@
+"""Backbone mode: feature maps instead of logits, checked against timm's ``features_only``
+and torchvision's ``create_feature_extractor`` with the same weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import reference_libs
+import torch
+from helpers import n_params, run_cli
+from torch import nn
+
+import archspec
+
+
+def _x(size: int = 64, batch: int = 2) -> torch.Tensor:
+    return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("name", archspec.presets())
+def test_every_preset_as_a_backbone(name: str) -> None:
+    """feature_info tells the truth about what the forward returns, and only what the
+    outputs need is built and counted."""
+    spec = archspec.load(name)
+    model = archspec.build(spec, features=True, device="meta")
+    info = model.feature_info
+    x = torch.empty(1, *spec.input.shape, device="meta")
+    maps = model(x)
+    assert isinstance(maps, list) and len(maps) == len(info) == len(spec.stages) + (
+        spec.stem != "none"
+    )
+    size = spec.input.shape[1]
+    for feature, fmap in zip(info, maps, strict=True):
+        assert fmap.shape[1] == feature.channels
+        assert feature.reduction == round(size / fmap.shape[2])
+    assert info.module_name()[-1] in {"final_act", f"layer{len(spec.stages)}"}
+    assert n_params(model) == archspec.stats(spec.override({"features": True})).params
+    assert not any(isinstance(m, nn.Linear) for m in model.modules())
+
+
+@pytest.mark.parametrize("name", ["resnet50", "resnet50d"])
+def test_features_equal_timms_features_only(name: str) -> None:
+    timm = reference_libs.timm()
+    reference = timm.create_model(name, features_only=True, pretrained=False).eval()
+    ours = archspec.build(name, features=True, seed=0).eval()
+    ours.load_state_dict(reference.state_dict(), strict=True)  # every name and shape agrees
+    assert n_params(ours) == n_params(reference)
+    assert ours.feature_info.channels() == reference.feature_info.channels()
+    assert ours.feature_info.reduction() == reference.feature_info.reduction()
+    assert ours.feature_info.module_name()[1:] == reference.feature_info.module_name()[1:]
+    x = _x()
+    with torch.no_grad():
+        for a, b in zip(ours(x), reference(x), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_features_equal_torchvisions_feature_extractor() -> None:
+    tv = reference_libs.torchvision()
+    from torchvision.models.feature_extraction import create_feature_extractor
+
+    full = archspec.build("resnet50", seed=0).eval()
+    reference = tv.models.resnet50().eval()
+    reference.load_state_dict(full.state_dict(), strict=True)
+    points = ["relu", "layer1", "layer2.3", "layer3.5.conv2", "layer4"]
+    extractor = create_feature_extractor(reference, return_nodes={p: p for p in points})
+    ours = archspec.build("resnet50", seed=0, features=points).eval()
+    ours.load_state_dict({k: v for k, v in full.state_dict().items() if not k.startswith("fc.")})
+    x = _x()
+    with torch.no_grad():
+        expected = extractor(x)
+        got = ours(x)
+    assert ours.feature_info.module_name() == points
+    for point, value in zip(points, got, strict=True):
+        torch.testing.assert_close(value, expected[point], rtol=1e-5, atol=1e-5)
+
+
+def test_named_points_equal_what_hooks_see_in_the_classifier() -> None:
+    full = archspec.build("highway20", seed=0).eval()
+    points = ["layer2.1", "layer3", "layer1.0.gate", "relu"]
+    seen: dict[str, torch.Tensor] = {}
+    for point in points:
+        full.get_submodule(point).register_forward_hook(
+            lambda m, a, out, point=point: seen.setdefault(point, out)
+        )
+    with pytest.raises(archspec.GraphError, match=r"layer1\.0\.gate.*passes out 2 values"):
+        archspec.build("highway20", features=points)
+    points.remove("layer1.0.gate")
+    ours = archspec.build("highway20", seed=0, features=points).eval()
+    x = _x(32)
+    with torch.no_grad():
+        full(x)
+        for point, value in zip(points, ours(x), strict=True):
+            assert torch.equal(value, seen[point]), point
+
+
+def test_head_none_ends_at_the_last_stage() -> None:
+    spec = archspec.load("densenet121").override({"head": "none"})
+    model = archspec.build(spec, seed=0).eval()
+    full = archspec.build("densenet121", seed=0).eval()
+    x = _x()
+    with torch.no_grad():
+        assert torch.equal(model(x), full.forward_features(x))
+    assert archspec.stats(spec).params == archspec.stats("densenet121").params - 1024 * 1000 - 1000
+    assert archspec.stats(spec).output_shape == (1024, 7, 7)
+    assert spec.arch_id != archspec.load("densenet121").arch_id
+
+
+def test_a_backbone_spec_in_yaml_through_the_commands(write) -> None:
+    path = write(
+        "backbone.yaml",
+        "name: backbone\nextends: resnet18\nhead: none\nfeatures: [layer2, layer4]\n",
+    )
+    spec = archspec.load(path)
+    assert spec.features == ("layer2", "layer4")
+    assert archspec.ArchSpec.from_yaml(spec.to_yaml()) == spec
+    proc = run_cli("summary", path, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["params"] == archspec.stats(spec).params
+    assert report["output_size"] == [1, 512, 7, 7]
+    assert report["features"] == [
+        {"module": "layer2", "channels": 128, "reduction": 8, "output_size": [1, 128, 28, 28]},
+        {"module": "layer4", "channels": 512, "reduction": 32, "output_size": [1, 512, 7, 7]},
+    ]
+    proc = run_cli("summary", path)
+    assert "output layer2 1x128x28x28, layer4 1x512x7x7" in proc.stdout.replace("×", "x")
+    out = path.parent / "backbone.svg"
+    proc = run_cli("render", path, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    svg = out.read_text()
+    assert "output 0: layer2" in svg and "output 1: layer4" in svg and "2 feature maps" in svg
+
+
+def test_bad_feature_points_are_clear_errors(write) -> None:
+    with pytest.raises(archspec.GraphError, match="no module 'layer9'"):
+        archspec.build("resnet18", features=["layer9"], device="meta")
+    with pytest.raises(archspec.ArchSpecError, match="features is True, False or a list"):
+        archspec.build("resnet18", features="layer1", device="meta")  # type: ignore[arg-type]
+    with pytest.raises(archspec.SpecError, match="features"):
+        archspec.load("resnet18").override({"features": ["layer 1"]})
+    path = write("bad.yaml", "name: bad\nextends: resnet18\nfeatures: [layer2, nope]\n")
+    proc = run_cli("validate", path)
+    assert proc.returncode == 1 and "no module 'nope'" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,163 @@
+"""The built model is an ordinary module tree: what a torchvision user reaches for works.
+
+Stages and blocks are modules with forwards of their own; hooks fire per block;
+``nn.Sequential(*children[:-2])`` makes a trunk; torchinfo shows each block by its
+class; copies and pickles keep the tree; the backbone methods act as timm's do.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import pickle
+
+import pytest
+import torch
+import torchinfo
+from helpers import generated_modules, spec_of, tiny_spec
+from torch import fx, nn
+
+import archspec
+from archspec.blocks import blocks
+
+
+def _x(size: int = 32, batch: int = 2, seed: int = 0) -> torch.Tensor:
+    return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.fixture(scope="module")
+def resnet18() -> nn.Module:
+    return archspec.build("resnet18", seed=0).eval()
+
+
+def test_stages_and_blocks_are_callable_and_index_like_sequential(resnet18: nn.Module) -> None:
+    x = _x(64)
+    with torch.no_grad():
+        h = resnet18.maxpool(resnet18.relu(resnet18.bn1(resnet18.conv1(x))))
+        manual = resnet18.layer4(resnet18.layer3(resnet18.layer2(resnet18.layer1(h))))
+        blocks_one_by_one = h
+        for stage in (resnet18.layer1, resnet18.layer2, resnet18.layer3, resnet18.layer4):
+            for block in stage:
+                blocks_one_by_one = block(blocks_one_by_one)
+        trunk = nn.Sequential(*list(resnet18.children())[:-2])
+        assert torch.equal(trunk(x), manual)
+        assert torch.equal(blocks_one_by_one, manual)
+        assert torch.equal(resnet18.forward_features(x), manual)
+    assert isinstance(resnet18.layer2, nn.Sequential) and len(resnet18.layer2) == 2
+    assert type(resnet18.layer2[0]).__name__ == "BasicBlock"
+    assert isinstance(resnet18.layer2[0].downsample, nn.Sequential)
+    assert resnet18.layer2[-1] is resnet18.layer2[1]
+
+
+def test_a_dense_stage_indexes_its_layers() -> None:
+    model = archspec.build("densenet_bc100_12", seed=0, overrides={"stages.1.depth": 2}).eval()
+    stage = model.layer2
+    assert type(stage).__name__ == "DenseStage" and len(stage) == 2
+    assert [type(b).__name__ for b in stage] == ["DenseLayer", "DenseLayer"]
+    assert stage[-1] is stage[1] is stage._modules["1"]
+
+
+@pytest.mark.parametrize("name", sorted(blocks()))
+def test_every_block_type_gets_a_class_of_its_own(name: str) -> None:
+    model = archspec.build(spec_of(tiny_spec(name)), device="meta")
+    classes = {type(m).__name__ for path, m in model.named_modules() if path.count(".") == 1}
+    assert blocks()[name].module_class in classes
+
+
+def test_hooks_fire_once_per_call_on_blocks_and_stages(resnet18: nn.Module) -> None:
+    model = archspec.build("resnet18", seed=0)
+    for m in model.modules():  # a full backward hook's output must not change in place
+        if hasattr(m, "inplace"):
+            m.inplace = False
+    fired: dict[str, int] = {}
+
+    def count(key: str):
+        return lambda *args: fired.__setitem__(key, fired.get(key, 0) + 1)
+
+    model.layer2[0].register_forward_hook(count("forward block"))
+    model.layer3.register_forward_pre_hook(count("pre stage"))
+    model.layer2[0].register_full_backward_hook(count("backward block"))
+    model.layer3.register_full_backward_hook(count("backward stage"))
+    model(_x()).sum().backward()
+    assert fired == {"forward block": 1, "pre stage": 1, "backward block": 1, "backward stage": 1}
+
+
+def test_torchinfo_shows_each_stage_and_block_with_its_class_and_shape() -> None:
+    report = torchinfo.summary(
+        archspec.build("resnet18", device="meta"),
+        input_size=(1, 3, 64, 64),
+        depth=3,
+        device="meta",
+        verbose=0,
+    )
+    rows = [(layer.class_name, layer.depth, layer.output_size) for layer in report.summary_list]
+    assert ("Sequential", 1, [1, 128, 8, 8]) in rows
+    assert ("BasicBlock", 2, [1, 128, 8, 8]) in rows
+    assert not [r for r in rows if r[2] == [] and r[0] != "Resnet18"], "a module with no shape"
+    assert "Module" not in {r[0] for r in rows}
+
+
+def test_deepcopy_and_pickle_keep_the_tree(resnet18: nn.Module) -> None:
+    x = _x()
+    backbone = archspec.build("resnet18", seed=0, features=True).eval()
+    for model in (resnet18, backbone):
+        for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+            assert type(twin).__name__ == type(model).__name__
+            assert [type(m).__name__ for m in twin.modules()] == [
+                type(m).__name__ for m in model.modules()
+            ]
+            assert twin.feature_info == model.feature_info
+            assert twin.training == model.training
+            with torch.no_grad():
+                a, b = model(x), twin(x)
+                assert all(torch.equal(p, q) for p, q in zip(a, b, strict=True))
+                assert torch.equal(twin.forward_features(x), model.forward_features(x))
+    buffer = io.BytesIO()
+    torch.save(resnet18, buffer)  # a whole-model save, as users of torch.save do
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), resnet18(x))
+
+
+@pytest.mark.parametrize("name", ["resnet18", "densenet_bc100_12", "highway20", "seresnet50"])
+def test_compile_export_and_channels_last_see_the_tree(name: str) -> None:
+    spec = archspec.load(name).override({"input.size": 32})
+    if name == "densenet_bc100_12":
+        spec = spec.override({"stages.0.depth": 2, "stages.1.depth": 2, "stages.2.depth": 2})
+    model = archspec.build(spec, seed=0).eval()
+    x = _x()
+    with torch.no_grad():
+        expected = model(x)
+        compiled = torch.compile(model, fullgraph=True, backend="eager")
+        torch.testing.assert_close(compiled(x), expected)
+        program = torch.export.export(model, (x,))
+        torch.testing.assert_close(program.module()(x), expected)
+        last = model.to(memory_format=torch.channels_last)
+        torch.testing.assert_close(last(x.to(memory_format=torch.channels_last)), expected)
+
+
+def test_reset_classifier_and_get_classifier() -> None:
+    model = archspec.build("resnet18", seed=0).eval()
+    assert model.get_classifier() is model.fc
+    x = _x()
+    with torch.no_grad():
+        pooled = torch.flatten(model.avgpool(model.forward_features(x)), 1)
+        model.reset_classifier(10)
+        assert model(x).shape == (2, 10) and model.fc.in_features == 512
+        model.reset_classifier(0)
+        assert torch.equal(model(x), pooled)
+        model.reset_classifier(3)
+        assert model(x).shape == (2, 3)
+    with pytest.raises(archspec.ArchSpecError, match="num_classes"):
+        model.reset_classifier(-1)
+    backbone = archspec.build("resnet18", features=True, device="meta")
+    with pytest.raises(archspec.ArchSpecError, match="no classifier"):
+        backbone.reset_classifier(10)
+
+
+def test_generated_forwards_are_read_like_hand_written_code(resnet18: nn.Module) -> None:
+    code = resnet18.layer2[0].code
+    assert "conv1 = self.conv1(x)" in code and "+= downsample" in code
+    assert "layer2" not in code  # local names, not the flat graph's
+    assert all(isinstance(m, fx.GraphModule) for _, m in generated_modules(resnet18))
