@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-import networkx as nx
-import torch
 from torch import fx, nn
 
 import archspec
@@ -25,6 +23,9 @@ from archspec.blocks import blocks
 from archspec.blocks.base import BlockConfig
 from archspec.blocks.skips import SKIPS
 from archspec.spec.load import from_data
+from archspec.testing import TreeRun, assert_ir_shapes, assert_modules_work_alone
+
+__all__ = ["TreeRun", "assert_ir_shapes", "assert_modules_work_alone"]
 
 
 def tiny_spec(
@@ -125,117 +126,6 @@ def generated_modules(model: nn.Module) -> list[tuple[str, fx.GraphModule]]:
 def module_nodes(model: fx.GraphModule) -> list[fx.Node]:
     """The fx nodes of one generated forward that compute something."""
     return [n for n in model.graph.nodes if n.op not in ("placeholder", "output")]
-
-
-class _Run(fx.Interpreter):
-    """Runs one generated forward op by op, and the containers it calls the same way,
-    recording every op's output by IR node (a copy, taken before a later in-place op
-    changes it). Leaves inside an ``nn.Sequential`` are recorded by their module path."""
-
-    def __init__(self, module: fx.GraphModule, prefix: str, run: TreeRun) -> None:
-        super().__init__(module)
-        self.prefix = prefix
-        self.tree = run
-
-    def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
-        path = f"{self.prefix}.{target}" if self.prefix else str(target)
-        return self.tree.call(self.fetch_attr(target), path, args, kwargs)
-
-    def run_node(self, n: fx.Node) -> Any:
-        result = super().run_node(n)
-        tag = n.meta.get("archspec_node")
-        if tag is not None and n.op != "placeholder" and isinstance(result, torch.Tensor):
-            self.tree.values[tag] = result.detach().clone()
-        return result
-
-
-class TreeRun:
-    """Runs a built model through every level of its module tree and keeps each IR
-    node's value: ``TreeRun(model, graph).run(x).values["layer1.0.add"]``."""
-
-    def __init__(self, model: nn.Module, graph: nx.DiGraph) -> None:
-        self.model = model
-        self.values: dict[str, torch.Tensor] = {}
-        self.calls: dict[str, int] = {}  # module path -> times called
-        self.by_scope: dict[str, str] = {}
-        for node, data in graph.nodes(data=True):
-            self.by_scope.setdefault(data["scope"], node)
-
-    def call(
-        self, module: nn.Module, path: str, args: Any, kwargs: Any, in_sequence: bool = False
-    ) -> Any:
-        self.calls[path] = self.calls.get(path, 0) + 1
-        if isinstance(module, fx.GraphModule):
-            return _Run(module, path, self).run(*args)
-        if isinstance(module, nn.Sequential):
-            (x,) = args
-            for i, child in enumerate(module):
-                x = self.call(child, f"{path}.{i}", (x,), {}, in_sequence=True)
-            return x
-        out = module(*args, **kwargs)
-        tag = self.by_scope.get(path) if in_sequence else None  # else run_node has its tag
-        if tag is not None and isinstance(out, torch.Tensor):
-            self.values[tag] = out.detach().clone()
-        return out
-
-    def run(self, x: torch.Tensor) -> TreeRun:
-        self.output = _Run(self.model, "", self).run(x)
-        return self
-
-
-def assert_modules_work_alone(model: nn.Module, x: torch.Tensor) -> int:
-    """Every module of the tree, called alone on the inputs it got inside the network,
-    gives what it gave there (in eval mode). Returns how many modules were checked."""
-    model.eval()
-    seen: dict[str, tuple[tuple[Any, ...], Any]] = {}
-    handles = []
-
-    def clone(value: Any) -> Any:
-        if isinstance(value, torch.Tensor):
-            return value.detach().clone()
-        if isinstance(value, tuple | list):
-            return type(value)(clone(v) for v in value)
-        return value
-
-    for name, module in model.named_modules():
-        if not name:
-            continue
-
-        def pre(mod: nn.Module, args: tuple[Any, ...], name: str = name) -> None:
-            if name not in seen:
-                seen[name] = (clone(args), None)
-
-        def post(mod: nn.Module, args: Any, out: Any, name: str = name) -> None:
-            if seen[name][1] is None:
-                seen[name] = (seen[name][0], clone(out))
-
-        handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
-    with torch.no_grad():
-        model(x)
-        for handle in handles:
-            handle.remove()
-        for name, (args, expected) in seen.items():
-            got = model.get_submodule(name)(*clone(args))
-            torch.testing.assert_close(got, expected, rtol=0, atol=0, equal_nan=True, msg=name)
-    return len(seen)
-
-
-def assert_ir_shapes(graph: nx.DiGraph, model: fx.GraphModule, x: torch.Tensor) -> None:
-    """Run ``model`` on ``x`` through every level of its tree, and check the shape of
-    every op's output equals the shape the graph IR inferred for it (batch dim aside).
-    Ops inside a checkpointed region run within one call and are checked through that
-    call's output."""
-    was_training = model.training
-    with torch.no_grad():
-        run = TreeRun(model, graph).run(x)
-    model.train(was_training)
-    for ir_node, value in run.values.items():
-        data = graph.nodes[ir_node]
-        real = tuple(value.shape)
-        assert real == (x.shape[0], *data["shape"]), (ir_node, real, data["shape"])
-    in_regions = {n for region in graph.graph.get("checkpoints", ()) for n in region}
-    ops = {n for n, d in graph.nodes(data=True) if d["op"] != "input"}
-    assert ops - in_regions <= set(run.values), sorted(ops - in_regions - set(run.values))[:5]
 
 
 def leaf_module_names(model: nn.Module) -> set[str]:

@@ -52,3 +52,29 @@ def test_readme_first_spec_and_python_example_run(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "resnet50.svg").stat().st_size > 0
     assert (tmp_path / "resnet50.pt").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_backbone_page_examples_run(tmp_path: Path) -> None:
+    """docs/backbones.md: every Python block runs as written, each in a fresh interpreter;
+    its YAML spec validates and summarizes through the commands."""
+    page = (DOCS / "backbones.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    assert len(blocks) == 3
+    for code in blocks:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    (spec_yaml,) = re.findall(r"```yaml\n(.*?)```", page, re.S)
+    (tmp_path / "backbone.yaml").write_text(spec_yaml)
+    for args in (["validate", "backbone.yaml"], ["summary", "backbone.yaml", "--depth", "1"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "archspec.cli", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "layer3 1x1024x14x14" in proc.stdout.replace("×", "x")

@@ -106,7 +106,7 @@ GUIDE = Path(__file__).resolve().parent.parent / "docs" / "extending.md"
 def test_the_guide_shows_this_plugin_and_its_yaml_builds(plugin_path: Path) -> None:
     """docs/extending.md's code is the plugin's, and its spec builds with it installed."""
     text = GUIDE.read_text()
-    (code,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    code, _ = re.findall(r"```python\n(.*?)```", text, re.S)
     source = (PLUGIN / "archspec_twin_block" / "__init__.py").read_text()
     body = source.split('"""', 2)[2].replace("from __future__ import annotations\n", "")
     assert code.strip() == body.strip()
@@ -119,3 +119,10 @@ def test_the_guide_shows_this_plugin_and_its_yaml_builds(plugin_path: Path) -> N
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["twin", "(2,", "10)"]
+
+
+def test_the_plugin_passes_the_block_author_check(plugin_path: Path) -> None:
+    """The guide's check, run as written against the installed plugin."""
+    _, check = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
+    proc = run_with_plugin(plugin_path, check + "\ntest_twin_block()\n")
+    assert proc.returncode == 0, proc.stderr[-2000:]
