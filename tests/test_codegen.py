@@ -313,3 +313,16 @@ def test_in_place_ops_stay_where_torchvision_has_them() -> None:
     relus = [m for m in model.modules() if isinstance(m, torch.nn.ReLU)]
     assert relus and all(m.inplace for m in relus)
     assert sum(m.code.count("+=") for _, m in generated_modules(model)) == 16
+
+
+def test_a_dilated_conv_op_builds_the_dilation_its_shape_rule_assumed() -> None:
+    from archspec.codegen.torch_module import build_module
+    from archspec.graph.builder import GraphBuilder
+
+    g = GraphBuilder("dilated", (3, 17, 17))
+    params = dict(in_channels=3, out_channels=4, kernel=3, stride=1, padding=0, groups=1)
+    x = g.op("conv", "conv1", [g.input], bias=False, dilation=2, **params)
+    graph = g.finish(x)
+    model = build_module(graph, seed=0)
+    assert model.conv1.dilation == (2, 2)
+    assert tuple(model(torch.randn(1, 3, 17, 17)).shape[1:]) == graph.nodes["conv1"]["shape"]

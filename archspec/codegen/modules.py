@@ -100,6 +100,7 @@ def _conv(p: dict[str, Any], inplace: bool, in_shape: tuple[int, ...]) -> nn.Mod
         p["kernel"],
         stride=p["stride"],
         padding=p["padding"],
+        dilation=p.get("dilation", 1),  # the IR's shape rule reads it too
         groups=p["groups"],
         bias=p["bias"],
     )

@@ -77,6 +77,9 @@ class TreeCutter:
         self.leaves = leaves
         self.make = make
         self.position = {node: i for i, node in enumerate(flat.nodes)}
+        # Each node's inputs, read once: fx's all_input_nodes walks the arguments anew
+        # on every call, and each node is looked at once per level of the tree.
+        self.reads = {node: tuple(node.all_input_nodes) for node in flat.nodes}
         self.owner: dict[fx.Node, str] = {}
         for node in reversed(flat.nodes):
             if node.op == "get_attr":  # a module handed to a function: its user's
@@ -119,12 +122,13 @@ class TreeCutter:
             # calls the child's leaves itself, and the child only holds them.
             return self._cut(part, top, inline=True)
 
-        inputs: list[fx.Node] = []
+        found: dict[fx.Node, None] = {}  # in order of first read
         if not top:
             for node in part.nodes:
-                for arg in node.all_input_nodes:
-                    if arg not in inside and arg not in inputs:
-                        inputs.append(arg)
+                for arg in self.reads[node]:
+                    if arg not in inside:
+                        found[arg] = None
+        inputs = list(found)
         outputs = [] if top else [n for n in part.nodes if any(u not in inside for u in n.users)]
 
         graph = fx.Graph()
@@ -183,7 +187,7 @@ class TreeCutter:
             items.setdefault(key, item_of[node])
             first.setdefault(key, self.position[node])
             needs = deps.setdefault(key, set())
-            for arg in node.all_input_nodes:
+            for arg in self.reads[node]:
                 other = item_of.get(arg)
                 if other is not None and id(other) != key:
                     needs.add(id(other))
