@@ -161,3 +161,18 @@ def test_generated_forwards_are_read_like_hand_written_code(resnet18: nn.Module)
     assert "conv1 = self.conv1(x)" in code and "+= downsample" in code
     assert "layer2" not in code  # local names, not the flat graph's
     assert all(isinstance(m, fx.GraphModule) for _, m in generated_modules(resnet18))
+
+
+def test_torchview_draws_stages_then_blocks_then_layers() -> None:
+    """torchview shows one more level of the tree at each depth, as for torchvision's."""
+    torchview = pytest.importorskip("torchview", reason="torchview is a test dependency")
+    import re
+
+    model = archspec.build("resnet18", seed=0)
+    names = {}
+    for depth in (1, 2, 3):
+        graph = torchview.draw_graph(model, input_size=(1, 3, 32, 32), depth=depth)
+        names[depth] = re.findall(r">([A-Za-z0-9]+)<BR", graph.visual_graph.source)
+    assert names[1].count("Sequential") == 4 and "BasicBlock" not in names[1]
+    assert names[2].count("BasicBlock") == 8 and "Sequential" not in names[2]
+    assert "BasicBlock" not in names[3] and names[3].count("Conv2d") > names[2].count("Conv2d")
