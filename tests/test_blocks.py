@@ -102,7 +102,7 @@ def test_block_builds_runs_and_trains(block: str, extra: dict, skip: str, down: 
     # The skip kind shows in the graph: a sum per block for residuals, none for plain
     # blocks, no weights on a pad skip, a conv on every projection skip.
     ops = [d for _, d in graph.nodes(data=True)]
-    adds = [d for d in ops if d["op"] == "add"]
+    adds = [d for d in ops if d["op"] == "merge"]
     n_blocks = len(graph.graph["blocks"])
     assert n_blocks == 4
     skip_params = sum(
@@ -155,7 +155,7 @@ def test_zero_init_last_starts_as_the_skip(block: str, extra: dict, skip: str, d
         assert not value.any(), f"{scope} should output zeros at init"
     merges = 0
     for node, data in graph.nodes(data=True):
-        if data["op"] == "add":
+        if data["op"] == "merge":
             main, skip_side = data["inputs"]
             assert not values[main].any(), "the residual branch starts at zero"
             assert torch.equal(values[node], values[skip_side]), "so the block is its skip"

@@ -67,7 +67,7 @@ def test_wrn28_10_layout() -> None:
     assert len(convs) == 1 + 3 * 4 * 2
     widths = {graph.nodes[f"layer{i}.0.conv1"]["shape"][0] for i in (1, 2, 3)}
     assert widths == {160, 320, 640}
-    skips = [d for _, d in graph.nodes(data=True) if d["path"] == "skip" and d["op"] != "add"]
+    skips = [d for _, d in graph.nodes(data=True) if d["path"] == "skip" and d["op"] != "merge"]
     assert [d["op"] for d in skips] == ["conv", "conv", "conv"]  # a bare 1x1 conv, no norm
 
 

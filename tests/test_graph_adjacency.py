@@ -68,9 +68,9 @@ def test_block_graph_is_well_formed(block: str, skip: str, downsample: str) -> N
     assert_well_formed(lower(archspec.load("resnet20").override(overrides)))
 
 
-def test_add_roles_are_main_then_skip() -> None:
+def test_merge_roles_are_main_then_skip() -> None:
     graph = lower(archspec.load("resnet18"))
-    adds = [n for n, d in graph.nodes(data=True) if d["op"] == "add"]
+    adds = [n for n, d in graph.nodes(data=True) if d["op"] == "merge"]
     assert adds
     for node in adds:
         main, skip = graph.nodes[node]["inputs"]

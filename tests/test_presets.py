@@ -116,8 +116,8 @@ def test_plain20_is_resnet20_without_skips() -> None:
     assert {b.skip for b in plain.blocks} == {"none"}
     assert plain.arch_id != res.arch_id
     ops = lambda spec: [d["op"] for _, d in archspec.lower(spec).nodes(data=True)]  # noqa: E731
-    assert "add" not in ops(plain) and "pad_skip" not in ops(plain)
-    assert ops(res).count("add") == 9
+    assert "merge" not in ops(plain) and "pad_skip" not in ops(plain)
+    assert ops(res).count("merge") == 9
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_APPROX))

@@ -262,3 +262,34 @@ def test_committed_diagrams_match_the_presets() -> None:
             assert path.is_file(), f"{path} is missing: run scripts/gen_diagrams.py"
             assert svg_node_count(path) == expected_counts(graph)[detail], path
             assert f"{archspec.stats(name).params:,} params" in path.read_text()
+
+
+def test_a_sum_inside_a_branch_is_no_skip() -> None:
+    """A block type that sums two parallel convs (as the guide's plugin does) and takes
+    skip: none is drawn skip-less: only the residual merge op makes a skip."""
+    from typing import Literal
+
+    from helpers import spec_of, tiny_spec
+
+    from archspec.blocks import BlockConfig, BlockType
+    from archspec.blocks.registry import _BLOCKS, register
+    from archspec.blocks.skips import residual
+    from archspec.render.skip_kind import skip_kinds
+
+    class PairConfig(BlockConfig):
+        block: Literal["pair_probe"] = "pair_probe"
+
+    def lower(g, cfg, x, stride):  # type: ignore[no-untyped-def]
+        left = g.conv(x, cfg.width, 3, stride=stride, name="left")
+        right = g.conv(x, cfg.width, 3, stride=stride, name="right")
+        out = g.norm(g.add(left, right, name="sum"), cfg.norm, name="bn")
+        return g.act(residual(g, cfg, x, out, stride), cfg.act)
+
+    register(BlockType("pair_probe", PairConfig, lower, "two parallel convs"))
+    try:
+        plain = archspec.lower(spec_of(tiny_spec("pair_probe", skip="none")))
+        residual_net = archspec.lower(spec_of(tiny_spec("pair_probe", skip="identity")))
+    finally:
+        _BLOCKS.pop("pair_probe")
+    assert set(skip_kinds(plain).values()) == {None}
+    assert {k.label for k in skip_kinds(residual_net).values()} == {"identity", "projection"}

@@ -93,7 +93,7 @@ def test_cli_json_has_the_documented_keys() -> None:
     assert sum(s["params"] for s in record["stages"]) == record["params"]
     assert sum(s["macs"] for s in record["stages"]) == record["macs"]
     assert record["stages"][1]["output_size"] == [2, 16, 32, 32]
-    assert {"norm", "act", "add"} <= set(record["uncounted_ops"])
+    assert {"norm", "act", "merge"} <= set(record["uncounted_ops"])
     assert record["torchinfo"]["mult_adds"] == record["torchinfo"]["expected_mult_adds"]
 
 

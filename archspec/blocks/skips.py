@@ -114,21 +114,21 @@ def identity(
     g: GraphBuilder, cfg: BlockConfig, x: Value, fx: Value, stride: int, pre: Value | None = None
 ) -> Value:
     """x + F(x); where the shape changes, the skip is ``cfg.downsample``."""
-    return g.add(fx, _shortcut(g, cfg, x, fx, stride, pre, cfg.downsample))
+    return g.merge(fx, _shortcut(g, cfg, x, fx, stride, pre, cfg.downsample))
 
 
 def projection_skip(
     g: GraphBuilder, cfg: BlockConfig, x: Value, fx: Value, stride: int, pre: Value | None = None
 ) -> Value:
     """A projection on every block, shape change or not (He et al. 2015 option C)."""
-    return g.add(fx, _shortcut(g, cfg, x, fx, stride, pre, "projection", always=True))
+    return g.merge(fx, _shortcut(g, cfg, x, fx, stride, pre, "projection", always=True))
 
 
 def pad_skip(
     g: GraphBuilder, cfg: BlockConfig, x: Value, fx: Value, stride: int, pre: Value | None = None
 ) -> Value:
     """Identity, and option A's parameter-free pad where the shape changes."""
-    return g.add(fx, _shortcut(g, cfg, x, fx, stride, pre, "pad"))
+    return g.merge(fx, _shortcut(g, cfg, x, fx, stride, pre, "pad"))
 
 
 def no_skip(
@@ -168,7 +168,7 @@ def _gated_merge(
     with g.path("skip"):
         params["complement"] = True
         kept = g.op("gate", "gate.carry", [gate, carry], roles=["gate", "skip"], **params)
-    return g.add(taken, kept)
+    return g.merge(taken, kept)
 
 
 def gated(

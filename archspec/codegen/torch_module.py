@@ -42,7 +42,9 @@ def _physical_memory() -> int:
 # are not among them: ReLU, sigmoid and tanh keep their output, and an in-place ReLU
 # after a ReLU (a dense layer without norms) broke backward. Nor is the input, which
 # belongs to the caller, nor any op not listed here.
-_OVERWRITABLE = frozenset({"conv", "norm", "add", "concat", "pool", "global_pool", "linear"})
+_OVERWRITABLE = frozenset(
+    {"conv", "norm", "add", "merge", "concat", "pool", "global_pool", "linear"}
+)
 
 
 def _sole_user(graph: nx.DiGraph, node: str) -> bool:
@@ -106,7 +108,7 @@ def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
                 env[node] = fx_graph.placeholder("x")
             elif op in MODULES:
                 env[node] = fx_graph.call_module(scope, tuple(args))
-            elif op == "add":
+            elif op in ("add", "merge"):
                 # In place like torchvision's `out += identity` when nothing else reads it,
                 # and when it is no activation's output: ReLU, sigmoid and tanh keep their
                 # output for backward, so it must not change.

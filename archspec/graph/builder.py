@@ -263,8 +263,13 @@ class GraphBuilder:
             return x
         return self._node("dropout", name, [x], {"p": p})
 
-    def add(self, main: Value, skip: Value, *, name: str = "add") -> Value:
-        return self._node("add", name, [main, skip], {}, roles=["main", "skip"])
+    def add(self, a: Value, b: Value, *, name: str = "add") -> Value:
+        """A plain sum, inside a branch (a block's own parallel paths)."""
+        return self._node("add", name, [a, b], {}, roles=["main", "main"])
+
+    def merge(self, main: Value, skip: Value, *, name: str = "add") -> Value:
+        """A block's residual merge: its branch plus its skip (blocks/skips.py)."""
+        return self._node("merge", name, [main, skip], {}, roles=["main", "skip"])
 
     def concat(self, xs: list[Value], *, name: str = "cat") -> Value:
         return self._node("concat", name, xs, {})

@@ -189,6 +189,9 @@ OPS: dict[str, OpRule] = {
     "linear": OpRule(_linear_shape, _linear_params, _linear_macs, counted=True),
     "dropout": OpRule(_same, counted=True),
     "add": OpRule(_add_shape, arity=0),
+    # The residual merge of a block, main + skip: its own op, so that a sum inside a
+    # block's branch is never taken for a skip connection.
+    "merge": OpRule(_add_shape, arity=2),
     "concat": OpRule(_concat_shape, arity=0, counted=True),
     "pad_skip": OpRule(_pad_skip_shape, counted=True),
     # gate(T, v): T·v, or (1 − T)·v with complement; with a threshold, T is 0/1 in forward

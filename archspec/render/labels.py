@@ -50,6 +50,7 @@ _TEXT: dict[str, Callable[[Params], str]] = {
     "dropout": lambda p: f"dropout {p['p']:g}",
     "flatten": lambda p: "flatten",
     "add": lambda p: "+",
+    "merge": lambda p: "+",
     "concat": lambda p: "concat",
     "pad_skip": lambda p: f"pad skip{_stride(p)} → {p['out_channels']}",
     "input": lambda p: "input",

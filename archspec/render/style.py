@@ -41,6 +41,7 @@ OPS: dict[str, Attrs] = {
     "dropout": {**_ROUNDED, "fillcolor": "#eeeeee"},
     "pad_skip": {**_BOX, "fillcolor": "#f9cb9c"},
     "add": {**_MERGE, "fillcolor": "#ffffff"},
+    "merge": {**_MERGE, "fillcolor": "#ffffff"},
     "mul": {**_MERGE, "fillcolor": "#ffffff"},
     "concat": {**_MERGE, "fillcolor": "#d9ead3", "width": "0.45"},
 }

@@ -25,7 +25,7 @@ from archspec.render.labels import conv_text, op_text, shape_text
 from archspec.render.skip_kind import SkipKind, edge_kind, skip_kinds
 
 DETAILS = ("stage", "block", "layer")
-_MERGE_OPS = frozenset({"add", "mul", "concat"})
+_MERGE_OPS = frozenset({"add", "merge", "mul", "concat"})
 _MAX_OPS_IN_LABEL = 5
 # Beyond this many dense-connectivity edges, layer detail folds them too: densenet121
 # has about 1,500, which Graphviz needs many minutes to route, into an unreadable image.
