@@ -35,7 +35,7 @@ def test_every_forward_is_straight_line_code(name: str) -> None:
     assert isinstance(model, fx.GraphModule)
     generated = generated_modules(model)
     assert {type(m).__name__ for _, m in generated} >= {"BasicBlock", "PreActBlock"} & {
-        r["module_class"] for r in graph.graph["blocks"]
+        r.module_class for r in graph.graph["blocks"]
     }
     ops = [n for n, d in graph.nodes(data=True) if d["op"] != "input"]
     statements = 0

@@ -88,7 +88,7 @@ def test_every_block_type_and_skip(block: str, skip: str | None) -> None:
     spec = tiny(block, skip)
     run = archspec.gradflow(spec, batch=2, seed=0)
     graph = lower(spec)
-    assert [b.scope for b in run.blocks] == [r["scope"] for r in graph.graph["blocks"]]
+    assert [b.scope for b in run.blocks] == [r.scope for r in graph.graph["blocks"]]
     assert [b.position for b in run.blocks] == list(range(len(run.blocks)))
     outputs = block_outputs(graph)
     for b in run.blocks:

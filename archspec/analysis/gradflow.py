@@ -144,7 +144,7 @@ def gradflow(
             module.inplace = False
 
     outputs = block_outputs(graph)
-    records = [r for r in graph.graph["blocks"] if r["scope"] in outputs]
+    records = [r for r in graph.graph["blocks"] if r.scope in outputs]
     # Each block is a module of the built tree: a forward hook keeps its output.
     kept: dict[str, torch.Tensor] = {}
 
@@ -156,9 +156,7 @@ def gradflow(
 
         return hook
 
-    handles = [
-        model.get_submodule(r["scope"]).register_forward_hook(keep(r["scope"])) for r in records
-    ]
+    handles = [model.get_submodule(r.scope).register_forward_hook(keep(r.scope)) for r in records]
 
     block_of_module = {d["scope"]: d["block"] for _, d in graph.nodes(data=True) if d["block"]}
     classes = graph.graph["output_shape"][0]
@@ -190,12 +188,12 @@ def gradflow(
 
     blocks = []
     for position, record in enumerate(records):
-        scope = record["scope"]
+        scope = record.scope
         grad = kept[scope].grad
         blocks.append(
             BlockGrad(
                 scope=scope,
-                stage=record["stage"],
+                stage=record.stage,
                 position=position,
                 out_shape=tuple(graph.nodes[outputs[scope]]["shape"]),
                 output_grad_norm=float(grad.double().norm()) if grad is not None else 0.0,

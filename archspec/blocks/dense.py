@@ -132,7 +132,7 @@ def lower_stage(g: GraphBuilder, cfg: DenseConfig, x: Value) -> Value:
             str(j), Value(features[-1].node, reads), kind=cfg.block, skip=cfg.skip, index=j
         ) as record:
             new = dense_layer(g, cfg, features)
-            record["out_shape"] = new.shape
+            record.out_shape = new.shape
         features = [*features, new] if cfg.skip == "identity" else [new]
     return g.concat(features, name="cat") if len(features) > 1 else features[0]
 

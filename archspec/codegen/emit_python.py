@@ -282,7 +282,7 @@ class _Emitter:
         return self.graph.nodes[tag]["block"] if tag in self.graph else ""
 
     def _blocks(self) -> dict[str, _Block]:
-        kinds = {r["scope"]: str(r.get("kind", "block")) for r in self.graph.graph["blocks"]}
+        kinds = {r.scope: r.kind for r in self.graph.graph["blocks"]}
         blocks: dict[str, _Block] = {}
         for node in self.nodes:
             scope = self.block_of(node)

@@ -175,7 +175,7 @@ def build_module(
     _check_memory(graph, device, dtype)
     flat, leaves = _flat(graph)
     classes = _container_classes(graph)
-    stages = {record["scope"] for record in graph.graph["stages"]}
+    stages = {record.scope for record in graph.graph["stages"]}
 
     def owner(node: fx.Node) -> str:
         if node.op == "call_module":
@@ -214,9 +214,9 @@ def build_flat(
 
 def _container_classes(graph: nx.DiGraph) -> dict[str, str]:
     """Class names of the stages and blocks: the block type's (``Bottleneck``)."""
-    names = {r["scope"]: camel(str(r["kind"])) + "Stage" for r in graph.graph["stages"]}
+    names = {r.scope: camel(r.kind) + "Stage" for r in graph.graph["stages"]}
     for record in graph.graph["blocks"]:
-        names[record["scope"]] = record.get("module_class") or camel(str(record["kind"]))
+        names[record.scope] = record.module_class or camel(record.kind)
     return names
 
 

@@ -25,6 +25,7 @@ import networkx as nx
 
 from archspec.errors import GraphError
 from archspec.graph.ops import OPS, Shape, ShapeMismatch
+from archspec.graph.records import BlockRecord, StageRecord
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,14 @@ class GraphBuilder:
             self._scope.pop()
 
     @contextmanager
-    def stage(self, name: str, **info: Any) -> Iterator[None]:
-        """A stage of the network (``layer2``); info is kept for render and report."""
-        record = {"scope": self._prefixed(name), **info}
+    def stage(self, name: str, **info: Any) -> Iterator[StageRecord]:
+        """A stage of the network (``layer2``); ``info`` fills its :class:`StageRecord`."""
+        record = StageRecord(self._prefixed(name), **info)
         self.graph.graph["stages"].append(record)
-        outer, self._stage = self._stage, record["scope"]
+        outer, self._stage = self._stage, record.scope
         try:
             with self.scope(name):
-                yield
+                yield record
         finally:
             self._stage = outer
 
@@ -87,12 +88,12 @@ class GraphBuilder:
             self._stage = outer
 
     @contextmanager
-    def block(self, name: str, x: Value, **info: Any) -> Iterator[dict[str, Any]]:
-        """One block (``layer2.0``); the caller sets ``record["out"]`` to its output."""
-        record = {"scope": self._prefixed(name), "stage": self._stage, "in_shape": x.shape}
-        record.update(info)
+    def block(self, name: str, x: Value, **info: Any) -> Iterator[BlockRecord]:
+        """One block (``layer2.0``); ``info`` fills its :class:`BlockRecord`, and the
+        caller sets ``record.out_shape`` to its output's shape."""
+        record = BlockRecord(self._prefixed(name), self._stage, x.shape, **info)
         self.graph.graph["blocks"].append(record)
-        outer, self._block = self._block, record["scope"]
+        outer, self._block = self._block, record.scope
         try:
             with self.scope(name):
                 yield record

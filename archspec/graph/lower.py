@@ -47,9 +47,9 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
                 for j in range(cfg.depth):
                     with g.block(str(j), x, kind=cfg.block, skip=cfg.skip, index=j) as record:
                         x = block_type.lower(g, cfg, x, cfg.stride if j == 0 else 1)
-                        record["out_shape"] = x.shape
+                        record.out_shape = x.shape
             for record in g.graph.graph["blocks"][first:]:
-                record.setdefault("module_class", block_type.module_class)
+                record.module_class = record.module_class or block_type.module_class
     with g.section("head"):
         last = spec.blocks[-1]
         if type(last).needs_final_norm:

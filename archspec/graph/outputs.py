@@ -9,23 +9,10 @@ outputs need, so stats, summaries, diagrams and the built model all see the same
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import networkx as nx
 
 from archspec.errors import GraphError
-
-
-@dataclass(frozen=True)
-class FeatureRecord:
-    """One output of a backbone: the module path whose output it is, the IR node that
-    computes it, its channels and its reduction (input pixels per feature pixel, along
-    the first spatial axis)."""
-
-    module: str
-    node: str
-    channels: int
-    reduction: int
+from archspec.graph.records import FeatureRecord
 
 
 def _inside(scope: str, module: str) -> bool:
@@ -64,7 +51,7 @@ def default_points(graph: nx.DiGraph) -> list[str]:
         stem.pop()
     if stem:
         points.append(graph.nodes[stem[-1]]["scope"])
-    points += [record["scope"] for record in graph.graph["stages"]]
+    points += [record.scope for record in graph.graph["stages"]]
     end = graph.graph["features_end"]
     if graph.nodes[end]["stage"] == "head":  # a final norm and activation
         points[-1] = graph.nodes[end]["scope"]
@@ -100,7 +87,7 @@ def set_outputs(graph: nx.DiGraph, outputs: list[str]) -> None:
     present = {d["block"] for _, d in graph.nodes(data=True)}
     present |= {d["stage"] for _, d in graph.nodes(data=True)}
     for key in ("blocks", "stages"):
-        graph.graph[key] = [r for r in graph.graph[key] if r["scope"] in present]
+        graph.graph[key] = [r for r in graph.graph[key] if r.scope in present]
     regions = [[n for n in region if n in needed] for region in graph.graph.get("checkpoints", ())]
     graph.graph["checkpoints"] = [region for region in regions if region]
     if graph.graph.get("features_end") not in needed:

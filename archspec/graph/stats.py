@@ -9,7 +9,7 @@ from math import prod
 import networkx as nx
 
 from archspec.graph.ops import OPS
-from archspec.graph.outputs import FeatureRecord
+from archspec.graph.records import FeatureRecord
 
 
 @dataclass(frozen=True)

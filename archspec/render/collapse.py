@@ -25,11 +25,11 @@ class BlockRun:
 
     @property
     def first(self) -> str:
-        return self.blocks[0]["scope"]
+        return self.blocks[0].scope
 
     @property
     def last(self) -> str:
-        return self.blocks[-1]["scope"]
+        return self.blocks[-1].scope
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -83,13 +83,13 @@ def block_runs(graph: nx.DiGraph) -> list[BlockRun]:
     runs: list[BlockRun] = []
     previous: tuple | None = None
     for record in graph.graph["blocks"]:
-        scope = record["scope"]
+        scope = record.scope
         nodes = members.get(scope, ())
-        signature = (record["stage"], record.get("kind"), block_signature(graph, scope, nodes))
+        signature = (record.stage, record.kind, block_signature(graph, scope, nodes))
         if runs and signature == previous:
             last = runs[-1]
             runs[-1] = BlockRun(last.stage, (*last.blocks, record), (*last.members, nodes))
         else:
-            runs.append(BlockRun(record["stage"], (record,), (nodes,)))
+            runs.append(BlockRun(record.stage, (record,), (nodes,)))
         previous = signature
     return runs

@@ -65,7 +65,7 @@ def block_skip_kind(
         nodes[n]["op"] == "concat" and any(u not in inside for u in graph.predecessors(n))
         for n in members
     )
-    setting = str(record.get("skip", "identity"))
+    setting = record.skip
     if via is None and not skip_edges:
         return SkipKind("concatenation", "concatenation") if concatenates else None
     if setting in ADDITIVE or setting == "none":
@@ -81,7 +81,7 @@ def skip_kinds(graph: nx.DiGraph) -> dict[str, SkipKind | None]:
         if data["block"]:
             members.setdefault(data["block"], []).append(node)
     return {
-        record["scope"]: block_skip_kind(graph, record, members.get(record["scope"], []))
+        record.scope: block_skip_kind(graph, record, members.get(record.scope, []))
         for record in graph.graph["blocks"]
     }
 

@@ -160,7 +160,7 @@ def _si(n: int) -> str:
 
 
 def _stage_records(graph: nx.DiGraph) -> dict[str, dict]:
-    return {record["scope"]: record for record in graph.graph["stages"]}
+    return {record.scope: record for record in graph.graph["stages"]}
 
 
 def _part(data: dict) -> str:
@@ -169,10 +169,10 @@ def _part(data: dict) -> str:
 
 
 def _stage_title(record: dict) -> str:
-    config = record.get("config")
+    config = record.config
     width = getattr(config, "width", None)
     detail = f", width {width}" if width is not None else ""
-    return f"{record['scope']}: {record.get('depth', '?')} × {record.get('kind', 'block')}{detail}"
+    return f"{record.scope}: {record.depth} × {record.kind}{detail}"
 
 
 def _ops_text(graph: nx.DiGraph, nodes: Iterable[str]) -> str:
@@ -208,7 +208,7 @@ def layer_view(graph: nx.DiGraph) -> View:
     """Every op, clustered by stage (or stem, head) and block."""
     view = View(graph.graph["name"], "layer")
     stages = _stage_records(graph)
-    blocks = {record["scope"]: record for record in graph.graph["blocks"]}
+    blocks = {record.scope: record for record in graph.graph["blocks"]}
     for node, data in graph.nodes(data=True):
         part = _part(data)
         cluster: tuple[str, ...] = ()
@@ -219,8 +219,8 @@ def layer_view(graph: nx.DiGraph) -> View:
             )
             if data["block"]:
                 cluster = (part, data["block"])
-                record = blocks.get(data["block"], {})
-                view.clusters.setdefault(cluster, f"{data['block']} ({record.get('kind', '')})")
+                kind = blocks[data["block"]].kind if data["block"] in blocks else ""
+                view.clusters.setdefault(cluster, f"{data['block']} ({kind})")
         text = op_text(data["op"], data["params"])
         if data["op"] in _MERGE_OPS:
             label = text if data["op"] != "concat" else "∥"
@@ -247,7 +247,7 @@ def _run_label(graph: nx.DiGraph, run: BlockRun, kind: SkipKind | None) -> str:
         if graph.nodes[n]["op"] == "conv" and graph.nodes[n]["path"] == "main"
     ]
     body = " · ".join(convs) if convs else f"{len(first)} ops"
-    lines = [title, f"{run.blocks[0].get('kind', 'block')}: {body}"]
+    lines = [title, f"{run.blocks[0].kind}: {body}"]
     lines.append(f"skip: {kind.label}" if kind is not None else "no skip")
     return "\n".join(lines)
 
@@ -258,7 +258,7 @@ def block_view(graph: nx.DiGraph) -> View:
     stages = _stage_records(graph)
     kinds = skip_kinds(graph)
     runs = {run.first: run for run in block_runs(graph)}
-    run_of_block = {b["scope"]: run.first for run in runs.values() for b in run.blocks}
+    run_of_block = {b.scope: run.first for run in runs.values() for b in run.blocks}
     owner: dict[str, str] = {}
     stretches: dict[str, list[str]] = {}  # view node id -> ops outside blocks
     previous = ""
@@ -289,11 +289,11 @@ def block_view(graph: nx.DiGraph) -> View:
         if key in runs:
             run = runs[key]
             kind = kinds.get(run.first)
-            attrs = style.block_attrs(str(run.blocks[0].get("kind", "block")))
+            attrs = style.block_attrs(run.blocks[0].kind)
             if len(run.blocks) > 1:
                 attrs["peripheries"] = "2"
             label = _run_label(graph, run, kind)
-            tooltip = ", ".join(b["scope"] for b in run.blocks)
+            tooltip = ", ".join(b.scope for b in run.blocks)
         elif data["op"] == "input":
             attrs = style.op_attrs("input")
             label = f"input\n{shape_text(data['shape'])}"
@@ -332,10 +332,10 @@ def stage_view(graph: nx.DiGraph) -> View:
             continue
         if part in stages:
             record = stages[part]
-            found = [kinds.get(b["scope"]) for b in graph.graph["blocks"] if b["stage"] == part]
+            found = [kinds.get(b.scope) for b in graph.graph["blocks"] if b.stage == part]
             labels = list(dict.fromkeys(k.label for k in found if k is not None)) or ["none"]
             label = f"{_stage_title(record)}\nskip: {', '.join(labels)}\n{numbers}"
-            attrs = style.block_attrs(str(record.get("kind", "block")))
+            attrs = style.block_attrs(record.kind)
         else:
             label = f"{part}\n{_ops_text(graph, nodes)}\n{numbers}"
             attrs = dict(style.SECTION)
