@@ -18,7 +18,7 @@ from archspec.blocks.skips import DOWNSAMPLES, SKIPS
 from archspec.errors import SpecError
 from archspec.graph.lower import lower
 
-NODE_KEYS = {"op", "params", "scope", "shape", "inputs", "block", "stage", "path", "init"}
+NODE_KEYS = {"op", "params", "scope", "shape", "inputs", "block", "stage", "path", "init", "call"}
 
 
 def assert_well_formed(graph: nx.DiGraph) -> None:

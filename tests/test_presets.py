@@ -62,7 +62,7 @@ def test_preset_loads_lowers_and_builds_on_meta(name: str) -> None:
     assert leaf_module_names(model) == scopes
     # and the state_dict holds exactly the ops that carry weights
     weighted = {
-        d["scope"] for n, d in graph.nodes(data=True) if "#" not in n and node_cost(graph, n)[0]
+        d["scope"] for n, d in graph.nodes(data=True) if not d["call"] and node_cost(graph, n)[0]
     }
     keys = model.state_dict().keys()
     assert {k.rsplit(".", 1)[0] for k in keys} == weighted

@@ -271,8 +271,8 @@ def _initialize(model: nn.Module, graph: nx.DiGraph, seed: int | None) -> None:
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
-        for node, data in graph.nodes(data=True):
-            if data["op"] not in MODULES or "#" in node:
+        for _, data in graph.nodes(data=True):
+            if data["op"] not in MODULES or data["call"]:
                 continue
             module = model.get_submodule(data["scope"])
             zero = data.get("init") == "zero"

@@ -9,9 +9,10 @@ Node attributes: ``op``, ``params`` (dict), ``scope`` (module path, e.g.
 ``layer1.0.conv1``), ``shape`` (output, no batch dim), ``inputs`` (ordered input node
 ids), ``block`` and ``stage`` (the block and stage scopes it belongs to, ``""`` outside
 them), ``path`` (``main``, ``skip`` or ``gate``: which side of a residual it is on, or
-the gate of a gated one), ``init``
-(optional init rule such as ``zero``). Edge attribute ``role``: ``main``, ``skip`` or
-``gate``.
+the gate of a gated one), ``init`` (optional init rule such as ``zero``), ``call``
+(0 for the first op of a module path, 1, 2 ... for later calls of the same
+parameter-free module, whose node ids end in ``#2``, ``#3`` ...). Edge attribute
+``role``: ``main``, ``skip`` or ``gate``.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class GraphBuilder:
         # of that module (a parameter-free activation), so the node id gets a suffix.
         graph = self.graph
         node_id = scope
+        call = 0
         if node_id in graph._succ:
             # Only a call of the same parameter-free op may reuse a path: anything else
             # would make two layers share one module (and its weights or its settings).
@@ -172,6 +174,7 @@ class GraphBuilder:
                 )
             self._uses[scope] = self._uses.get(scope, 1) + 1
             node_id = f"{scope}#{self._uses[scope]}"
+            call = self._uses[scope] - 1
         shape = tuple(shape)
         # Written straight into networkx's adjacency dicts (the data structure its docs
         # describe: _node, _succ, _pred), as add_node/add_edge would leave them: their
@@ -187,6 +190,7 @@ class GraphBuilder:
             "stage": self._stage,
             "path": self._path,
             "init": init,
+            "call": call,
         }
         graph._succ[node_id] = {}
         preds = graph._pred[node_id] = {}

@@ -45,7 +45,7 @@ def node_cost(graph: nx.DiGraph, node: str) -> tuple[int, int]:
     data = graph.nodes[node]
     rule = OPS[data["op"]]
     ins = [graph.nodes[i]["shape"] for i in data["inputs"]]
-    if "#" in node:  # a second call of a module already counted
+    if data["call"]:  # a second call of a module already counted
         return 0, rule.macs(data["params"], ins, data["shape"])
     return rule.params(data["params"], ins), rule.macs(data["params"], ins, data["shape"])
 
@@ -58,11 +58,11 @@ def graph_stats(graph: nx.DiGraph) -> Stats:
     # node_cost inlined over plain dicts: networkx's per-lookup views cost more than the
     # arithmetic, and sweeps call this thousands of times.
     nodes = dict(graph.nodes(data=True))
-    for node, data in nodes.items():
+    for data in nodes.values():
         rule = OPS[data["op"]]
         ins = [nodes[i]["shape"] for i in data["inputs"]]
         m = rule.macs(data["params"], ins, data["shape"])
-        p = 0 if "#" in node else rule.params(data["params"], ins)
+        p = 0 if data["call"] else rule.params(data["params"], ins)
         params += p
         macs += m
         if data["op"] != "input":
