@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from archspec.errors import ArchSpecError
-from archspec.files import atomic_path
+from archspec.files import atomic_file
 from archspec.spec.model import ArchSpec
 
 FORMAT = "archspec.checkpoint"
@@ -67,8 +67,8 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(record, tmp)
+    with atomic_file(path) as f:
+        torch.save(record, f)
     return path
 
 

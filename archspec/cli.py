@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from enum import StrEnum
@@ -17,10 +18,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 import archspec
 from archspec.errors import ArchSpecError
+from archspec.report.console import SafeConsole
 
 app = typer.Typer(
     add_completion=False,
@@ -43,8 +44,9 @@ app = typer.Typer(
     "  2  a usage error: an unknown option, a bad value, a wrong file suffix\n"
     "  3  an internal error (a bug: please report it; ARCHSPEC_DEBUG=1 shows the traceback)",
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Every line printed goes through SafeConsole: user text in it is shown escaped.
+out = SafeConsole(highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 SpecArg = Annotated[str, typer.Argument(help="A YAML file or a preset name.", show_default=False)]
 SetOpt = Annotated[
@@ -83,6 +85,22 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def _load(spec: str, sets: list[str] | None = None) -> archspec.ArchSpec:
     return archspec.load(spec, overrides=sets or None)
+
+
+def _load_for_writing(
+    spec: str, sets: list[str] | None, outputs: list[Path | None]
+) -> archspec.ArchSpec:
+    """Load ``spec``, refusing outputs that are files it reads (the spec, its extends
+    chain) or that are unwritable: checked before any work, so nothing is lost."""
+    from archspec.files import refuse_overwriting, writable_target
+    from archspec.spec.load import load_with_files
+
+    for path in outputs:
+        if path is not None:
+            writable_target(path)
+    loaded, read = load_with_files(spec, overrides=sets or None)
+    refuse_overwriting(outputs, read)
+    return loaded
 
 
 def _lower(spec: archspec.ArchSpec, source: str) -> Any:
@@ -278,12 +296,9 @@ def build(
         raise fail(f"{output}: -o takes a .pt2 (torch.export) or .pt (checkpoint) file", 2)
     if emit_python is not None and emit_python.suffix != ".py":
         raise fail(f"{emit_python}: --emit-python takes a .py file", 2)
-    for path in (output, emit_python):
-        if path is not None and not (path.parent if str(path.parent) else Path(".")).is_dir():
-            raise fail(f"{path}: the directory {path.parent} does not exist")
-    loaded = _load(spec, sets)
+    loaded = _load_for_writing(spec, sets, [output, emit_python])
     graph = _lower(loaded, spec)
-    from archspec.files import atomic_path, atomic_write
+    from archspec.files import atomic_file, atomic_write
     from archspec.graph.stats import graph_stats
     from archspec.report.units import short
 
@@ -317,8 +332,8 @@ def build(
         batch = {"x": {0: torch.export.Dim.DYNAMIC}}
         with _progress(f"exporting {loaded.name}"):
             program = torch.export.export(model.eval(), (example,), dynamic_shapes=batch)
-            with atomic_path(output) as tmp:
-                torch.export.save(program, tmp)
+            with atomic_file(output) as f:
+                torch.export.save(program, f)
         what = "torch.export program"
     else:
         from archspec.checkpoint import save_checkpoint
@@ -371,7 +386,7 @@ def render(
 
     if output.suffix.lower().lstrip(".") not in FORMATS:
         raise fail(f"{output}: -o takes {', '.join('.' + f for f in FORMATS)}", 2)
-    loaded = _load(spec, sets)
+    loaded = _load_for_writing(spec, sets, [output])
     graph = _lower(loaded, spec)
     start = time.perf_counter()
     view = build_view(graph, detail.value)
@@ -466,8 +481,6 @@ def gradflow_command(
     """
     if output is not None and output.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise fail(f"{output}: the plot must end in .png, .svg or .pdf", 2)
-    if output is not None and not output.resolve().parent.is_dir():
-        raise fail(f"{output}: no such directory {output.parent}")
     size: int | list[int] | None = None
     if input_size is not None:
         parts = input_size.lower().split("x")
@@ -475,7 +488,7 @@ def gradflow_command(
             raise fail(f"--input-size is N or HxW (e.g. 32 or 32x48), got {input_size!r}", 2)
         size = int(parts[0]) if len(parts) == 1 else [int(p) for p in parts]
     # Every spec is read before torch is imported: a typo fails at once.
-    loaded = [(source, _load(source)) for source in specs]
+    loaded = [(source, _load_for_writing(source, None, [output])) for source in specs]
     from archspec.analysis.gradflow import gradflow
     from archspec.analysis.gradflow_plot import plot_gradflow
 
@@ -502,8 +515,21 @@ def gradflow_command(
         (err if as_json else out).print(f"wrote {output}", markup=False)
 
 
+def _on_signal(signum: int, frame: object) -> None:
+    """SIGTERM, SIGHUP: remove the temporary files being written, then end as the signal
+    would have ended the process (the parent sees the same status)."""
+    from archspec.files import remove_temporaries
+
+    remove_temporaries()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
 def main() -> None:
     """Entry point: run the app, turning archspec's errors into one-line messages."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _on_signal)
     try:
         app()
     except ArchSpecError as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pygraphviz as pgv
 
 from archspec.errors import ArchSpecError
-from archspec.files import atomic_path
+from archspec.files import atomic_write, writable_target
 from archspec.render import style
 from archspec.render.view import View
 
@@ -95,17 +95,18 @@ def write(agraph: pgv.AGraph, path: str | Path) -> Path:
     anything fails, an existing file at ``path`` is left as it was."""
     path = Path(path)
     fmt = output_format(path)
-    if not (path.parent if str(path.parent) else Path(".")).is_dir():
-        raise ArchSpecError(f"{path}: the directory {path.parent} does not exist")
-    with atomic_path(path) as tmp:
-        if fmt == "dot":
-            tmp.write_text(agraph.string())
-        else:
-            try:
-                with _quiet_fontconfig():
-                    agraph.draw(path=str(tmp), format=fmt, prog="dot")
-            except (OSError, ValueError) as exc:
-                raise ArchSpecError(f"{path}: Graphviz could not draw it: {exc}") from None
+    writable_target(path)  # before the layout, which can take a while
+    if fmt == "dot":
+        atomic_write(path, agraph.string())
+        return path
+    try:
+        # Laid out into memory, and written by Python: Graphviz writing a file itself
+        # ends the whole process when the write fails (a full disk).
+        with _quiet_fontconfig():
+            data = agraph.draw(format=fmt, prog="dot")
+    except (OSError, ValueError) as exc:
+        raise ArchSpecError(f"{path}: Graphviz could not draw it: {exc}") from None
+    atomic_write(path, data)
     return path
 
 

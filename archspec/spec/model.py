@@ -273,7 +273,8 @@ class ArchSpec(Strict):
 
     @classmethod
     def from_yaml(cls, text: str | bytes, file: str = "<string>") -> ArchSpec:
-        """Parse and validate YAML text (``extends:`` resolves from the working directory)."""
+        """Parse and validate YAML text; its ``extends:`` may name a shipped preset only
+        (text, a checkpoint's spec say, never makes archspec read a file)."""
         from archspec.spec.load import load_text
 
         return load_text(text, file)
