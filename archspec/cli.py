@@ -196,12 +196,13 @@ def summary(
       archspec summary resnet50 --input 8x3x160x160 --depth 1
       archspec summary resnet1202 --json | jq .macs
     """
+    from archspec.arguments import check_input_size
     from archspec.report.summary import summarize
     from archspec.report.units import parse_shape
 
     try:
-        dims = parse_shape(input_size) if input_size is not None else None
-    except ValueError as exc:
+        dims = check_input_size(parse_shape(input_size)) if input_size is not None else None
+    except ValueError as exc:  # ArchSpecError is one
         raise fail(f"--input: {exc}", 2) from None
     loaded, batch = archspec.with_input_size(_load(spec, sets), dims)
     with _progress(f"summarizing {loaded.name}"):
@@ -296,6 +297,12 @@ def build(
         raise fail(f"{output}: -o takes a .pt2 (torch.export) or .pt (checkpoint) file", 2)
     if emit_python is not None and emit_python.suffix != ".py":
         raise fail(f"{emit_python}: --emit-python takes a .py file", 2)
+    from archspec.arguments import check_seed, check_weights_fit
+
+    try:
+        check_seed(seed)
+    except ArchSpecError as exc:
+        raise fail(f"--seed: {exc}", 2) from None
     loaded = _load_for_writing(spec, sets, [output, emit_python])
     graph = _lower(loaded, spec)
     from archspec.files import atomic_file, atomic_write
@@ -313,6 +320,9 @@ def build(
     from archspec.codegen.torch_module import build_module
 
     params = graph_stats(graph).params
+    import torch
+
+    check_weights_fit(graph, torch.device("cpu"), None)
     start = time.perf_counter()
     with _progress(f"building {loaded.name} ({short(params)} params)"):
         model = build_module(graph, seed=seed)
@@ -322,8 +332,6 @@ def build(
     )
     if output is None:
         return
-    import torch
-
     start = time.perf_counter()
     if output.suffix == ".pt2":
         # Traced at batch 2 with the batch dimension left free, so the program takes
