@@ -103,6 +103,13 @@ def _load_for_writing(
     return loaded
 
 
+def _shadows(source: str) -> bool:
+    """Whether SPEC names both a file and a preset (the file wins)."""
+    from archspec.spec.presets import preset_path
+
+    return preset_path(source) is not None and Path(source).is_file()
+
+
 def _lower(spec: archspec.ArchSpec, source: str) -> Any:
     try:
         return archspec.lower(spec)
@@ -141,23 +148,39 @@ def list_presets() -> None:
 def validate(
     specs: Annotated[list[str], typer.Argument(help="YAML files or preset names.")],
     sets: SetOpt = None,
+    every: Annotated[
+        bool, typer.Option("--all", "-a", help="List every problem of a spec, not the first.")
+    ] = False,
 ) -> None:
     """Check specs through shape inference, without allocating weights.
 
-    Example: archspec validate my_net.yaml resnet50 --set stages.0.depth=2
+    A spec with several mistakes reports the first, with a count of the others; --all
+    lists each on its own line. A file that has the name of a preset is read, not the
+    preset, and the ok line says so.
+
+    \b
+    Examples:
+      archspec validate my_net.yaml resnet50 --set stages.0.depth=2
+      archspec validate --all my_net.yaml
     """
+    from archspec.errors import SpecError
+
     failed = 0
     for source in specs:
         try:
             spec = _load(source, sets)
             graph = _lower(spec, source)
             shape = graph.graph["output_shape"]
+            shadow = " (a file, not the preset of that name)" if _shadows(source) else ""
             out.print(
-                f"ok: {source} ({spec.name}, {graph.number_of_nodes()} ops, output {tuple(shape)})",
+                f"ok: {source}{shadow} ({spec.name}, {graph.number_of_nodes()} ops, "
+                f"output {tuple(shape)})",
                 markup=False,
             )
         except ArchSpecError as exc:
-            err.print(f"error: {exc}", markup=False)
+            problems = exc.problems if every and isinstance(exc, SpecError) else (exc,)
+            for problem in problems:
+                err.print(f"error: {problem}", markup=False)
             failed += 1
     if failed:
         raise typer.Exit(1)

@@ -27,7 +27,7 @@ class ArchSpecError(ValueError):
     """
 
     def __str__(self) -> str:
-        return escape(super().__str__(), limit=None)
+        return escape(shorten_words(super().__str__()), limit=None)
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,27 @@ def escape(text: object, limit: int | None = 200) -> str:
     if limit is not None and len(text) > limit:
         text = f"{text[: limit - 30]}... ({len(text):,} characters)"
     return _UNSAFE.sub(_escape_char, text)
+
+
+_LONG_WORD = re.compile(r"\S{161,}")
+
+
+def shorten_words(text: str) -> str:
+    """``text`` with every run of over 160 non-blank characters (a 100,000-character
+    block name quoted by a validator, a pasted blob) cut to its start and end, so a
+    message stays a line however long the value it quotes.
+
+    Example::
+
+        >>> shorten_words("unknown block type '" + "b" * 1000 + "'")[-40:]
+        "bbbbbbbbbbbbbbbbbbbbbbb' (1,021 characters)"
+    """
+
+    def cut(match: re.Match[str]) -> str:
+        word = match.group()
+        return f"{word[:100]}...{word[-30:]} ({len(word):,} characters)"
+
+    return _LONG_WORD.sub(cut, text)
 
 
 def is_safe(text: str) -> bool:
@@ -116,6 +137,8 @@ class SpecError(ArchSpecError):
         self.line = line
         self.column = column
         self.path = tuple(path)
+        # Every problem found along with this one, this one included (validate --all).
+        self.problems: tuple[SpecError, ...] = (self,)
         super().__init__(str(self))
 
     @property
@@ -130,7 +153,7 @@ class SpecError(ArchSpecError):
             if self.column is not None:
                 where += f":{self.column}"
         field = f" {self.field}:" if self.path else ""
-        return escape(f"{where}:{field} {self.message}", limit=None)
+        return escape(shorten_words(f"{where}:{field} {self.message}"), limit=None)
 
 
 class GraphError(ArchSpecError):
@@ -154,7 +177,7 @@ class GraphError(ArchSpecError):
 
     def __str__(self) -> str:
         where = f"block {escape(self.scope)}: " if self.scope else ""
-        return escape(f"{where}{self.message}", limit=None)
+        return escape(shorten_words(f"{where}{self.message}"), limit=None)
 
 
 class PortError(ArchSpecError):

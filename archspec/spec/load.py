@@ -141,11 +141,51 @@ def validate(doc: Document) -> ArchSpec:
         # gets its stages checked here, so the count of further problems includes theirs.
         if not any(e["loc"][:1] in (("stages",), ("defaults",)) for e in errors):
             errors += stage_errors(doc.data)
-        raise spec_error(errors, doc) from None
+        error = spec_error(errors, doc)
+        more = _behind_unknown_keys(doc.data, errors)
+        if more:
+            error.problems = spec_error([*errors, *more], doc).problems
+        raise error from None
+
+
+MAX_ROUNDS = 16
+
+
+def _behind_unknown_keys(data: Any, errors: list[Any]) -> list[Any]:
+    """The errors an unknown key hid: a model refuses an unknown key before it checks
+    its fields, so ``validate --all`` validates again without those keys."""
+    trimmed = copy.deepcopy(data)
+    found: list[Any] = []
+    seen = {(tuple(e["loc"]), e["type"]) for e in errors}
+    latest = errors
+    for _ in range(MAX_ROUNDS):
+        removed = False
+        for e in latest:
+            if e["type"] == "unknown_key" and "ctx" in e:
+                node = trimmed
+                for part in _clean_loc(tuple(e["loc"]), trimmed):
+                    node = node[part] if isinstance(node, dict | list) else None
+                if isinstance(node, dict) and e["ctx"]["key"] in node:
+                    del node[e["ctx"]["key"]]
+                    removed = True
+        if not removed:
+            break
+        try:
+            ArchSpec.model_validate(trimmed)
+            break
+        except ValidationError as exc:
+            latest = exc.errors()
+            if not any(e["loc"][:1] in (("stages",), ("defaults",)) for e in latest):
+                latest += stage_errors(trimmed)
+        latest = [e for e in latest if (tuple(e["loc"]), e["type"]) not in seen]
+        seen |= {(tuple(e["loc"]), e["type"]) for e in latest}
+        found += latest
+    return found
 
 
 def spec_error(errors: Sequence[Mapping[str, Any]], doc: Document) -> SpecError:
-    """The most specific of pydantic's errors, as one positioned line."""
+    """The most specific of pydantic's errors, as one positioned line; every distinct
+    problem, positioned the same way, is in its ``problems`` (``validate --all``)."""
     candidates = []
     for e in errors:
         path = _clean_loc(tuple(e["loc"]), doc.data)
@@ -154,14 +194,36 @@ def spec_error(errors: Sequence[Mapping[str, Any]], doc: Document) -> SpecError:
         candidates.append((len(path), path, e))
     # The deepest error; at equal depth, rather a union branch that took the value's kind
     # (a list for input.size: "at most 2 items") than one refusing it ("not an integer").
-    _, path, e = max(candidates, key=lambda c: (c[0], not c[2]["type"].endswith("_type")))
+    _, path, e = max(candidates, key=_rank)
     message = _message(e)
-    if len(candidates) > 1:
-        # Errors at an ancestor of the chosen path are the other branches of a union
-        # failing on the same value (stem: not a name, not a list ...), not more problems.
-        others = len({c[1] for c in candidates if c[1] != path[: len(c[1])]})
-        if others:
-            message += f" (and {others} more problem{'s' if others > 1 else ''})"
+    # Errors at an ancestor of another error's path are the other branches of a union
+    # failing on the same value (stem: not a name, not a list ...), not more problems.
+    paths = {c[1] for c in candidates}
+    distinct = [p for p in paths if not any(o != p and o[: len(p)] == p for o in paths)]
+    others = len({p for p in distinct if p != path[: len(p)]})
+    if others:
+        message += f" (and {others} more problem{'s' if others > 1 else ''})"
+    first = _positioned(message, path, doc)
+    problems = []
+    for p in sorted(distinct, key=lambda p: _order(p, doc)):
+        best = max((c for c in candidates if c[1] == p), key=_rank)
+        problems.append(_positioned(_message(best[2]), p, doc))
+    first.problems = tuple(problems) or (first,)
+    return first
+
+
+def _rank(candidate: tuple[int, PathT, Mapping[str, Any]]) -> tuple[int, bool]:
+    return candidate[0], not candidate[2]["type"].endswith("_type")
+
+
+def _order(path: PathT, doc: Document) -> tuple[str, int, int, str]:
+    mark = doc.mark(path)
+    if isinstance(mark, str) or mark is None:
+        return (str(mark), 0, 0, format_path(path))
+    return (mark.file, mark.line, mark.column, format_path(path))
+
+
+def _positioned(message: str, path: PathT, doc: Document) -> SpecError:
     mark = doc.mark(path)
     if isinstance(mark, str):
         return SpecError(message, file=mark, path=path)

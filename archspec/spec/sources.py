@@ -49,6 +49,11 @@ class Document:
         self.files: list[Path] = []  # every file read for this document
 
     def mark(self, path: PathT) -> Mark | str | None:
+        # A path an override made (--set a.b=1 creates "a"): the override is to blame,
+        # not the file the rest came from.
+        for made, label in self.overridden.items():
+            if made[: len(path)] == path:
+                return label
         for n in range(len(path), -1, -1):
             sub = path[:n]
             if sub in self.overridden:

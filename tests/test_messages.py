@@ -1,0 +1,167 @@
+"""Messages that say enough and no more: a huge spec file refused without reading it
+whole, a FIFO as SPEC refused without blocking, "did you mean" for a misspelt preset,
+long values cut short, errors through ``extends:`` naming the user's file, overrides
+blamed for what they made, and ``validate --all``. Through the API and the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from bad_specs import BASE, sub
+from helpers import assert_clean_failure, run_cli, write_file
+
+import archspec
+from archspec.errors import SpecError
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def test_a_huge_spec_file_is_refused_without_reading_it(tmp_path: Path) -> None:
+    """A sparse 20 GB file: refused in a moment, the process never near its size."""
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as f:
+        f.truncate(20 * 2**30)
+    probe = (
+        "import resource, sys, archspec\n"
+        "try:\n"
+        "    archspec.load(sys.argv[1])\n"
+        "except archspec.SpecError as e:\n"
+        "    print(e)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(huge)], capture_output=True, text=True, timeout=120
+    )
+    message, peak_kib = done.stdout.strip().splitlines()
+    assert "file too large (21,474,836,480 bytes" in message, done
+    assert int(peak_kib) < 1024 * 1024, f"peak {peak_kib} KiB: the file was read"
+    assert time.perf_counter() - start < 60
+    text = assert_clean_failure(run_cli("validate", huge))
+    assert "file too large" in text
+
+
+def test_a_fifo_as_spec_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(SpecError, match="not a regular file"):
+        archspec.load(fifo)
+    text = assert_clean_failure(run_cli("validate", fifo, timeout=60))
+    assert "not a regular file" in text
+
+
+def test_a_device_as_spec_is_refused() -> None:
+    for device in ("/dev/zero", "/dev/null"):
+        with pytest.raises(SpecError, match="not a regular file"):
+            archspec.load(device)
+
+
+# --- hints and lengths ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"), [("resnt50", "resnet50"), ("densenet12", "densenet121")]
+)
+def test_a_misspelt_preset_gets_did_you_mean(tmp_path: Path, typo: str, meant: str) -> None:
+    with pytest.raises(SpecError, match=f"did you mean '{meant}'"):
+        archspec.load(typo)
+    assert f"'{meant}'" in assert_clean_failure(run_cli("validate", typo, cwd=tmp_path))
+    child = write_file(tmp_path / "child.yaml", f"extends: {typo}\nname: x\n")
+    with pytest.raises(SpecError, match=f"did you mean '{meant}'") as info:
+        archspec.load(child)
+    assert info.value.line == 1 and info.value.field == "extends"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("block: basic", "block: " + "b" * 100_000),
+        ("skip: identity", "skip: " + "s" * 100_000),
+        ("stem: cifar", "stem: " + "c" * 100_000),
+    ],
+)
+def test_long_values_are_cut_short(tmp_path: Path, old: str, new: str) -> None:
+    spec = write_file(tmp_path / "spec.yaml", sub(old, new))
+    with pytest.raises(SpecError) as info:
+        archspec.load(spec)
+    assert len(str(info.value)) < 600, len(str(info.value))
+    text = assert_clean_failure(run_cli("validate", spec))
+    assert len(text) < 600 and "characters" in text
+
+
+def test_a_long_override_is_cut_short() -> None:
+    text = assert_clean_failure(
+        run_cli("validate", "resnet20", "--set", "defaults.block=" + "q" * 5000)
+    )
+    assert len(text) < 600
+
+
+# --- where errors point ------------------------------------------------------------------------
+
+
+def test_an_error_through_extends_names_the_users_file(tmp_path: Path) -> None:
+    write_file(tmp_path / "parent.yaml", sub("  downsample: pad", "  downsample: pad\n  foo: 1"))
+    child = write_file(tmp_path / "child.yaml", "name: child\nextends: parent.yaml\n")
+    with pytest.raises(SpecError) as info:
+        archspec.load(child)
+    text = str(info.value)
+    assert Path(info.value.file).name == "parent.yaml" and info.value.line == 9
+    assert "reached through extends: at" in text and "child.yaml:2:1" in text
+    assert "child.yaml:2:1" in assert_clean_failure(run_cli("validate", child))
+
+
+def test_an_override_is_blamed_for_the_keys_it_made() -> None:
+    text = assert_clean_failure(run_cli("validate", "resnet20", "--set", "a.b=1"))
+    assert "override a.b=1" in text and "preset:" not in text
+    with pytest.raises(SpecError) as info:
+        archspec.load("resnet20", overrides={"a.b": 1})
+    assert "override a.b=1" in str(info.value)
+
+
+def test_a_file_shadowing_a_preset_is_read_and_said(tmp_path: Path) -> None:
+    write_file(tmp_path / "resnet20", BASE.replace("name: tiny", "name: mine"))
+    assert archspec.load(tmp_path / "resnet20").name == "mine"
+    proc = run_cli("validate", "resnet20", cwd=tmp_path)
+    assert proc.returncode == 0 and "not the preset" in proc.stdout and "mine" in proc.stdout
+
+
+# --- validate --all ------------------------------------------------------------------------------
+
+MANY = """\
+name: x
+input: {size: 32, chanels: 3}
+stem: cifarr
+stages:
+  - {depth: 0, width: 8, block: basic}
+  - {depth: 1, width: 8, block: basic, strid: 2}
+head: {classes: -1}
+foo: 1
+"""
+
+
+def test_validate_all_lists_every_problem(tmp_path: Path) -> None:
+    spec = write_file(tmp_path / "many.yaml", MANY)
+    with pytest.raises(SpecError) as info:
+        archspec.load(spec)
+    fields = [p.field for p in info.value.problems]
+    assert fields == [
+        "input.chanels",
+        "stem",
+        "stages[0].depth",
+        "stages[1].strid",
+        "head.classes",
+        "foo",
+    ]
+    assert [p.line for p in info.value.problems] == [2, 3, 5, 6, 7, 8]
+    first = assert_clean_failure(run_cli("validate", spec))
+    assert "more problem" in first
+    proc = run_cli("validate", "--all", spec)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 6 and all(line.startswith("error: ") for line in lines)
+    assert "did you mean 'channels'" in lines[0] and "did you mean 'stride'" in lines[3]
