@@ -363,6 +363,10 @@ def build(
         batch = {"x": {0: torch.export.Dim.DYNAMIC}}
         with _progress(f"exporting {loaded.name}"):
             program = torch.export.export(model.eval(), (example,), dynamic_shapes=batch)
+            # Not saved with the program: a batch of the spec's input size would add its
+            # bytes to the file (1.5 GB for input.size=8192); the signature is enough.
+            program.example_inputs = None
+            del example
             with atomic_file(output) as f:
                 torch.export.save(program, f)
         what = "torch.export program"

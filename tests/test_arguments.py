@@ -320,3 +320,31 @@ def test_stats_many_returns_errors_in_place() -> None:
 )
 def test_huge_numbers_on_the_command_line_are_one_line(args: list[str], code: int) -> None:
     assert_clean_failure(run_cli(*args), code)
+
+
+def test_a_build_respects_the_address_space_limit(tmp_path: Path) -> None:
+    """8 GB of weights under ``ulimit -v`` of 6 GB: one line, exit 1, not a crash. (On a
+    machine with under 16 GB the guard of half its memory refuses them first.)"""
+    import resource
+    import subprocess
+    import sys
+
+    limit = 6 * 2**30
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    spec = write_file(
+        tmp_path / "wide.yaml",
+        "extends: resnet50\nname: wide\nhead: {classes: 1000000}\n",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "archspec.cli", "build", str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=cap,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    text = assert_clean_failure(proc)
+    assert "this process can allocate" in text or "machine's" in text

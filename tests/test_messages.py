@@ -165,3 +165,47 @@ def test_validate_all_lists_every_problem(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 6 and all(line.startswith("error: ") for line in lines)
     assert "did you mean 'channels'" in lines[0] and "did you mean 'stride'" in lines[3]
+
+
+# --- drawings too large to lay out ---------------------------------------------------------
+
+
+def test_a_graph_too_large_to_lay_out_is_refused(tmp_path: Path) -> None:
+    """1,500 blocks at layer detail: refused at once, with the way out, never handed to
+    Graphviz (whose layout crashes the process on graphs of this order); .dot is fine."""
+    spec = write_file(
+        tmp_path / "deep.yaml", sub("{depth: 2, width: 16}", "{depth: 1500, width: 16}")
+    )
+    with pytest.raises(archspec.ArchSpecError, match="too many to lay out"):
+        archspec.render(spec, tmp_path / "deep.svg", detail="layer")
+    text = assert_clean_failure(
+        run_cli("render", spec, "-o", tmp_path / "deep.png", "--detail", "layer")
+    )
+    assert "block or stage detail" in text
+    assert not list(tmp_path.glob("deep.[ps]*g"))
+    archspec.render(spec, tmp_path / "deep.dot", detail="layer")
+    archspec.render(spec, tmp_path / "deep.svg", detail="block")
+
+
+# --- memory and file size on large inputs -----------------------------------------------------
+
+
+def test_a_pt2_does_not_carry_an_example_input(tmp_path: Path) -> None:
+    """An example batch at input.size=2048 would add 100 MB to the file."""
+    proc = run_cli("build", "resnet20", "--set", "input.size=2048", "-o", "m.pt2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "m.pt2").stat().st_size < 10 * 2**20
+
+
+def test_summary_of_a_large_input_allocates_no_input() -> None:
+    """8 x 3 x 4096 x 4096 floats are 1.5 GiB; on the meta device none is allocated."""
+    probe = (
+        "import resource, archspec\n"
+        "s = archspec.summary('resnet20', input_size=(8, 3, 4096, 4096))\n"
+        "print(s.torchinfo_device, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=600
+    )
+    device, peak_kib = done.stdout.split()
+    assert device == "meta" and int(peak_kib) < 1024 * 1024, done.stdout

@@ -22,6 +22,7 @@ from archspec.render import style
 from archspec.render.view import View
 
 FORMATS = ("svg", "png", "pdf", "dot")
+MAX_LAYOUT_NODES = 10_000  # resnet1202 at layer detail has 4,209
 
 
 def _title(view: View) -> str:
@@ -99,6 +100,14 @@ def write(agraph: pgv.AGraph, path: str | Path) -> Path:
     if fmt == "dot":
         atomic_write(path, agraph.string())
         return path
+    nodes = agraph.number_of_nodes()
+    if nodes > MAX_LAYOUT_NODES:
+        # Graphviz's dot layout takes minutes past a few thousand nodes and crashes the
+        # process (a segmentation fault, not an error) on graphs of ~100,000.
+        raise ArchSpecError(
+            f"{path}: {nodes:,} nodes are too many to lay out (at most "
+            f"{MAX_LAYOUT_NODES:,}); draw at block or stage detail, or write .dot (no layout)"
+        )
     try:
         # Laid out into memory, and written by Python: Graphviz writing a file itself
         # ends the whole process when the write fails (a full disk).
