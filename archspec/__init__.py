@@ -69,9 +69,19 @@ def lower(spec: SpecLike, overrides: Overrides = None) -> nx.DiGraph:
         graph = archspec.lower("resnet18")
         graph.nodes["fc"]["shape"]        # (1000,)
     """
-    from archspec.graph.lower import lower as _lower
+    return _lowered(load(spec, overrides), spec, overrides)
 
-    return _lower(load(spec, overrides))
+
+def _lowered(loaded: ArchSpec, spec: SpecLike, overrides: Overrides = None) -> nx.DiGraph:
+    """Lower ``loaded`` (``spec`` with ``overrides``); a GraphError in a stage says where
+    that stage is written."""
+    from archspec.graph.lower import lower as _lower
+    from archspec.spec.load import with_stage_line
+
+    try:
+        return _lower(loaded)
+    except GraphError as exc:
+        raise with_stage_line(exc, spec, overrides) from None
 
 
 def stats(spec: SpecLike, overrides: Overrides = None) -> Stats:
@@ -157,12 +167,11 @@ def summary(
         print(s.torchinfo_table)
     """
     from archspec.arguments import MAX_DEPTH_LEVELS, check_int
-    from archspec.graph.lower import lower as _lower
     from archspec.report.summary import summarize
 
     check_int("depth", depth, 0, MAX_DEPTH_LEVELS)
     loaded, batch = with_input_size(load(spec, overrides), input_size)
-    return summarize(_lower(loaded), batch=batch, depth=depth)
+    return summarize(_lowered(loaded, spec, overrides), batch=batch, depth=depth)
 
 
 def render(
@@ -183,10 +192,8 @@ def render(
     # The package archspec.render is imported at the top of this module, before this
     # function is defined: importing a subpackage binds its name on the parent package,
     # so a later first import would replace this function with the package.
-    from archspec.graph.lower import lower as _lower
-
     path, loaded = _output_beside(spec, overrides, path)
-    return _render_graph(_lower(loaded), path, detail=detail)
+    return _render_graph(_lowered(loaded, spec, overrides), path, detail=detail)
 
 
 def _output_beside(spec: SpecLike, overrides: Overrides, path: object) -> tuple[Path, ArchSpec]:
@@ -212,10 +219,9 @@ def emit_python(spec: SpecLike, overrides: Overrides = None) -> str:
         Path("resnet50_model.py").write_text(archspec.emit_python("resnet50"))
     """
     from archspec.codegen.emit_python import emit_python as _emit
-    from archspec.graph.lower import lower as _lower
 
     loaded = load(spec, overrides)
-    return _emit(_lower(loaded), spec_yaml=loaded.to_yaml())
+    return _emit(_lowered(loaded, spec, overrides), spec_yaml=loaded.to_yaml())
 
 
 def save_checkpoint(

@@ -110,10 +110,13 @@ def _shadows(source: str) -> bool:
     return preset_path(source) is not None and Path(source).is_file()
 
 
-def _lower(spec: archspec.ArchSpec, source: str) -> Any:
+def _lower(spec: archspec.ArchSpec, source: str, sets: list[str] | None = None) -> Any:
+    from archspec.spec.load import with_stage_line
+
     try:
         return archspec.lower(spec)
     except archspec.GraphError as exc:
+        exc = with_stage_line(exc, source, sets or None)  # where the stage is written
         raise archspec.GraphError(f"{source}: {exc}", shapes=exc.shapes) from None
 
 
@@ -169,7 +172,7 @@ def validate(
     for source in specs:
         try:
             spec = _load(source, sets)
-            graph = _lower(spec, source)
+            graph = _lower(spec, source, sets)
             shape = graph.graph["output_shape"]
             shadow = " (a file, not the preset of that name)" if _shadows(source) else ""
             out.print(
@@ -229,7 +232,7 @@ def summary(
         raise fail(f"--input: {exc}", 2) from None
     loaded, batch = archspec.with_input_size(_load(spec, sets), dims)
     with _progress(f"summarizing {loaded.name}"):
-        report = summarize(_lower(loaded, spec), batch=batch, depth=depth)
+        report = summarize(_lower(loaded, spec, sets), batch=batch, depth=depth)
     if as_json:
         out.print_json(json.dumps(report.to_json()))
         return
@@ -327,7 +330,7 @@ def build(
     except ArchSpecError as exc:
         raise fail(f"--seed: {exc}", 2) from None
     loaded = _load_for_writing(spec, sets, [output, emit_python])
-    graph = _lower(loaded, spec)
+    graph = _lower(loaded, spec, sets)
     from archspec.files import atomic_file, atomic_write
     from archspec.graph.stats import graph_stats
     from archspec.report.units import short
@@ -422,7 +425,7 @@ def render(
     if output.suffix.lower().lstrip(".") not in FORMATS:
         raise fail(f"{output}: -o takes {', '.join('.' + f for f in FORMATS)}", 2)
     loaded = _load_for_writing(spec, sets, [output])
-    graph = _lower(loaded, spec)
+    graph = _lower(loaded, spec, sets)
     start = time.perf_counter()
     view = build_view(graph, detail.value)
     with _progress(f"laying out {loaded.name} ({len(view.nodes)} nodes)"):

@@ -209,3 +209,23 @@ def test_summary_of_a_large_input_allocates_no_input() -> None:
     )
     device, peak_kib = done.stdout.split()
     assert device == "meta" and int(peak_kib) < 1024 * 1024, done.stdout
+
+
+def test_a_graph_error_points_at_the_stage_that_chose_the_setting(tmp_path: Path) -> None:
+    spec = write_file(
+        tmp_path / "spec.yaml",
+        sub("  - {depth: 2, width: 32, stride: 2}", "  - {depth: 2, width: 8, stride: 2}"),
+    )
+    with pytest.raises(archspec.GraphError) as info:
+        archspec.stats(spec)
+    assert info.value.scope == "layer2.0" and "pad skip" in str(info.value)
+    assert "stage 2 is written at" in str(info.value) and "spec.yaml:11:5" in str(info.value)
+    assert "spec.yaml:11:5" in assert_clean_failure(run_cli("validate", spec))
+    text = assert_clean_failure(run_cli("validate", "resnet20", "--set", "stages.1.width=4"))
+    assert "override stages.1.width=4" in text
+
+
+def test_an_override_of_the_defaults_is_named_at_the_stage_it_broke() -> None:
+    text = assert_clean_failure(run_cli("validate", "densenet121", "--set", "defaults.width=64"))
+    assert "preset:densenet121:" in text and "after override defaults.width=64" in text
+    assert "growth" in text

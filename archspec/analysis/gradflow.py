@@ -30,7 +30,7 @@ from archspec.codegen.torch_module import build_module
 from archspec.errors import ArchSpecError, GraphError, shown
 from archspec.graph.lower import lower
 from archspec.spec.limits import MAX_BATCH
-from archspec.spec.load import load
+from archspec.spec.load import load, with_stage_line
 from archspec.spec.model import ArchSpec
 
 
@@ -170,7 +170,10 @@ def gradflow(
     loaded = load(spec)
     if input_size is not None:
         loaded = loaded.override({"input.size": _parse_size(input_size)})
-    graph = lower(loaded)
+    try:
+        graph = lower(loaded)
+    except GraphError as exc:
+        raise with_stage_line(exc, spec) from None
     if len(graph.graph["output_shape"]) != 1:
         raise GraphError(f"gradflow needs a classifier output, got {graph.graph['output_shape']}")
     check_memory(

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from archspec.errors import SpecError, format_path, shown
+from archspec.errors import GraphError, SpecError, format_path, shown
 from archspec.spec.model import ArchSpec, stage_errors
 from archspec.spec.sources import (
     Document,
@@ -134,7 +134,7 @@ def _step(node: Any, part: str | int, path: PathT, label: str, create: bool) -> 
 def validate(doc: Document) -> ArchSpec:
     """Validate a resolved document as an ArchSpec, errors pointed at their source."""
     try:
-        return ArchSpec.model_validate(doc.data)
+        spec = ArchSpec.model_validate(doc.data)
     except ValidationError as exc:
         errors = exc.errors()
         # The stages are resolved only once every field is valid; a spec with a bad head
@@ -146,6 +146,34 @@ def validate(doc: Document) -> ArchSpec:
         if more:
             error.problems = spec_error([*errors, *more], doc).problems
         raise error from None
+    return spec
+
+
+def with_stage_line(
+    error: GraphError,
+    spec: str | Path | ArchSpec,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+) -> GraphError:
+    """``error`` with where its stage is written (``stage 2 is written at
+    spec.yaml:11:5``), when its block (``layer2.0``) is in a stage of a spec read from a
+    file. Called on the error path only: the spec is read again for its positions."""
+    found = re.match(r"layer(\d+)(\.|$)", error.scope or "")
+    if found is None or "(stage " in error.message or isinstance(spec, ArchSpec):
+        return error
+    index = int(found.group(1)) - 1
+    try:
+        path, display = locate(spec)
+        root = None if display.startswith("preset:") else path.parent
+        doc = resolve(read_file(path, display), Origin(path, root, (str(path.resolve()),)))
+        if overrides:
+            apply_overrides(doc, overrides)
+    except SpecError:  # the file changed since: no position to add
+        return error
+    where = doc.mark(("stages", index))
+    if where is None:
+        return error
+    message = f"{error.message} (stage {index + 1} is written at {where})"
+    return GraphError(message, scope=error.scope, shapes=error.shapes)
 
 
 MAX_ROUNDS = 16
@@ -227,6 +255,12 @@ def _positioned(message: str, path: PathT, doc: Document) -> SpecError:
     mark = doc.mark(path)
     if isinstance(mark, str):
         return SpecError(message, file=mark, path=path)
+    if path[:1] == ("stages",):
+        # A stage is the defaults with its own keys over them: an override of the
+        # defaults (--set defaults.width=64) may be what broke the stage written here.
+        made = [label for p, label in doc.overridden.items() if p[:1] == ("defaults",)]
+        if made:
+            message += f" (after {', '.join(made)})"
     if mark is not None:
         message += doc.chain(mark.file)  # a parent's line: say how the user's file got there
     return SpecError(
