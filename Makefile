@@ -45,6 +45,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_resnet50.py
 	$(BIN)/python benchmarks/bench_stats.py
+	$(BIN)/python benchmarks/bench_scaling.py
 
 # About five minutes: densenet121 training steps with and without memory_efficient.
 bench-densenet: $(STAMP)

@@ -68,9 +68,19 @@ def lower(spec: SpecLike, overrides: Overrides = None) -> nx.DiGraph:
         graph = archspec.lower("resnet18")
         graph.nodes["fc"]["shape"]        # (1000,)
     """
-    from archspec.graph.lower import lower as _lower
+    return _lowered(load(spec, overrides), spec, overrides)
 
-    return _lower(load(spec, overrides))
+
+def _lowered(loaded: ArchSpec, spec: SpecLike, overrides: Overrides = None) -> nx.DiGraph:
+    """Lower ``loaded`` (``spec`` with ``overrides``); a GraphError in a stage says where
+    that stage is written."""
+    from archspec.graph.lower import lower as _lower
+    from archspec.spec.load import with_stage_line
+
+    try:
+        return _lower(loaded)
+    except GraphError as exc:
+        raise with_stage_line(exc, spec, overrides) from None
 
 
 def stats(spec: SpecLike, overrides: Overrides = None) -> Stats:
@@ -111,9 +121,12 @@ def build(
         backbone = archspec.build("resnet50", features=True)
         backbone.feature_info.channels()                        # [64, 256, 512, 1024, 2048]
     """
+    from archspec.arguments import check_device, check_dtype, check_seed, check_weights_fit
     from archspec.codegen.torch_module import build_module
 
+    seed, device, dtype = check_seed(seed), check_device(device), check_dtype(dtype)
     graph = lower(with_features(load(spec, overrides), features))
+    check_weights_fit(graph, device, dtype)
     return build_module(graph, seed=seed, device=device, dtype=dtype)
 
 
@@ -144,11 +157,11 @@ def with_input_size(spec: ArchSpec, input_size: Sequence[int] | None) -> tuple[A
 
         spec, batch = with_input_size(archspec.load("resnet50"), (8, 3, 160, 160))
     """
-    if input_size is None:
+    from archspec.arguments import check_input_size
+
+    dims = check_input_size(input_size)
+    if dims is None:
         return spec, 1
-    dims = tuple(input_size)
-    if len(dims) not in (3, 4) or any(int(d) < 1 for d in dims):
-        raise ArchSpecError(f"input size {dims}: give N x C x H x W or C x H x W, each >= 1")
     batch, (c, h, w) = (dims[0], dims[1:]) if len(dims) == 4 else (1, dims)
     if (c, h, w) != spec.input.shape:
         spec = spec.override({"input.channels": c, "input.size": [h, w]})
@@ -172,11 +185,12 @@ def summary(
         s.params, s.macs, s.flops, s.torchinfo_mult_adds
         print(s.torchinfo_table)
     """
-    from archspec.graph.lower import lower as _lower
+    from archspec.arguments import MAX_DEPTH_LEVELS, check_int
     from archspec.report.summary import summarize
 
+    check_int("depth", depth, 0, MAX_DEPTH_LEVELS)
     loaded, batch = with_input_size(load(spec, overrides), input_size)
-    return summarize(_lower(loaded), batch=batch, depth=depth)
+    return summarize(_lowered(loaded, spec, overrides), batch=batch, depth=depth)
 
 
 def render(
@@ -197,7 +211,22 @@ def render(
     # The package archspec.render is imported at the top of this module, before this
     # function is defined: importing a subpackage binds its name on the parent package,
     # so a later first import would replace this function with the package.
-    return _render_graph(lower(spec, overrides), path, detail=detail)
+    path, loaded = _output_beside(spec, overrides, path)
+    return _render_graph(_lowered(loaded, spec, overrides), path, detail=detail)
+
+
+def _output_beside(spec: SpecLike, overrides: Overrides, path: object) -> tuple[Path, ArchSpec]:
+    """The checked output path and the loaded spec; an ArchSpecError if the output would
+    overwrite a file the spec was read from (the spec itself, a file it extends)."""
+    from archspec.arguments import check_path
+    from archspec.files import refuse_overwriting, writable_target
+    from archspec.spec.load import load_with_files
+
+    checked = check_path(path)
+    writable_target(checked)
+    loaded, read = load_with_files(spec, overrides)
+    refuse_overwriting([checked], read)
+    return checked, loaded
 
 
 def emit_python(spec: SpecLike, overrides: Overrides = None) -> str:
@@ -209,10 +238,9 @@ def emit_python(spec: SpecLike, overrides: Overrides = None) -> str:
         Path("resnet50_model.py").write_text(archspec.emit_python("resnet50"))
     """
     from archspec.codegen.emit_python import emit_python as _emit
-    from archspec.graph.lower import lower as _lower
 
     loaded = load(spec, overrides)
-    return _emit(_lower(loaded), spec_yaml=loaded.to_yaml())
+    return _emit(_lowered(loaded, spec, overrides), spec_yaml=loaded.to_yaml())
 
 
 def save_checkpoint(
@@ -225,9 +253,13 @@ def save_checkpoint(
 
         archspec.save_checkpoint(model, "resnet50", "resnet50.pt", seed=0)
     """
+    from archspec.arguments import check_module, check_seed
     from archspec.checkpoint import save_checkpoint as _save
 
-    return _save(model, load(spec), path, seed=seed)
+    check_module(model)
+    seed = check_seed(seed)
+    path, loaded = _output_beside(spec, None, path)
+    return _save(model, loaded, path, seed=seed)
 
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> torch.nn.Module:
@@ -238,9 +270,10 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
 
         model = archspec.load_checkpoint("resnet50.pt")
     """
+    from archspec.arguments import check_device, check_path
     from archspec.checkpoint import load_checkpoint as _load_checkpoint
 
-    return _load_checkpoint(path, device=device)
+    return _load_checkpoint(check_path(path), device=check_device(device))
 
 
 def gradflow(
@@ -276,6 +309,7 @@ def port_state_dict(model: torch.nn.Module, foreign: Mapping[str, torch.Tensor])
         mapping = archspec.port_state_dict(model, torchvision_densenet121.state_dict())
         mapping["fc.weight"]              # 'classifier.weight'
     """
+    from archspec.arguments import check_module, check_state_dict
     from archspec.codegen.port import port_state_dict as _port
 
-    return _port(model, foreign)
+    return _port(check_module(model), check_state_dict(foreign, "foreign"))

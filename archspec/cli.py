@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from enum import StrEnum
@@ -17,10 +18,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 import archspec
 from archspec.errors import ArchSpecError
+from archspec.report.console import SafeConsole
 
 app = typer.Typer(
     add_completion=False,
@@ -43,8 +44,9 @@ app = typer.Typer(
     "  2  a usage error: an unknown option, a bad value, a wrong file suffix\n"
     "  3  an internal error (a bug: please report it; ARCHSPEC_DEBUG=1 shows the traceback)",
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Every line printed goes through SafeConsole: user text in it is shown escaped.
+out = SafeConsole(highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 SpecArg = Annotated[str, typer.Argument(help="A YAML file or a preset name.", show_default=False)]
 SetOpt = Annotated[
@@ -85,10 +87,36 @@ def _load(spec: str, sets: list[str] | None = None) -> archspec.ArchSpec:
     return archspec.load(spec, overrides=sets or None)
 
 
-def _lower(spec: archspec.ArchSpec, source: str) -> Any:
+def _load_for_writing(
+    spec: str, sets: list[str] | None, outputs: list[Path | None]
+) -> archspec.ArchSpec:
+    """Load ``spec``, refusing outputs that are files it reads (the spec, its extends
+    chain) or that are unwritable: checked before any work, so nothing is lost."""
+    from archspec.files import refuse_overwriting, writable_target
+    from archspec.spec.load import load_with_files
+
+    for path in outputs:
+        if path is not None:
+            writable_target(path)
+    loaded, read = load_with_files(spec, overrides=sets or None)
+    refuse_overwriting(outputs, read)
+    return loaded
+
+
+def _shadows(source: str) -> bool:
+    """Whether SPEC names both a file and a preset (the file wins)."""
+    from archspec.spec.presets import preset_path
+
+    return preset_path(source) is not None and Path(source).is_file()
+
+
+def _lower(spec: archspec.ArchSpec, source: str, sets: list[str] | None = None) -> Any:
+    from archspec.spec.load import with_stage_line
+
     try:
         return archspec.lower(spec)
     except archspec.GraphError as exc:
+        exc = with_stage_line(exc, source, sets or None)  # where the stage is written
         raise archspec.GraphError(f"{source}: {exc}", shapes=exc.shapes) from None
 
 
@@ -123,25 +151,40 @@ def list_presets() -> None:
 def validate(
     specs: Annotated[list[str], typer.Argument(help="YAML files or preset names.")],
     sets: SetOpt = None,
+    every: Annotated[
+        bool, typer.Option("--all", "-a", help="List every problem of a spec, not the first.")
+    ] = False,
 ) -> None:
     """Check specs through shape inference, without allocating weights.
 
-    Example: archspec validate my_net.yaml resnet50 --set stages.0.depth=2
+    A spec with several mistakes reports the first, with a count of the others; --all
+    lists each on its own line. A file that has the name of a preset is read, not the
+    preset, and the ok line says so.
+
+    \b
+    Examples:
+      archspec validate my_net.yaml resnet50 --set stages.0.depth=2
+      archspec validate --all my_net.yaml
     """
+    from archspec.errors import SpecError
+
     failed = 0
     for source in specs:
         try:
             spec = _load(source, sets)
-            graph = _lower(spec, source)
+            graph = _lower(spec, source, sets)
             shapes = graph.graph["output_shapes"]
             output = ", ".join(str(tuple(s)) for s in shapes)
+            shadow = " (a file, not the preset of that name)" if _shadows(source) else ""
             out.print(
-                f"ok: {source} ({spec.name}, {graph.number_of_nodes()} ops, "
+                f"ok: {source}{shadow} ({spec.name}, {graph.number_of_nodes()} ops, "
                 f"output{'s' if len(shapes) > 1 else ''} {output})",
                 markup=False,
             )
         except ArchSpecError as exc:
-            err.print(f"error: {exc}", markup=False)
+            problems = exc.problems if every and isinstance(exc, SpecError) else (exc,)
+            for problem in problems:
+                err.print(f"error: {problem}", markup=False)
             failed += 1
     if failed:
         raise typer.Exit(1)
@@ -180,16 +223,17 @@ def summary(
       archspec summary resnet50 --input 8x3x160x160 --depth 1
       archspec summary resnet1202 --json | jq .macs
     """
+    from archspec.arguments import check_input_size
     from archspec.report.summary import summarize
     from archspec.report.units import parse_shape
 
     try:
-        dims = parse_shape(input_size) if input_size is not None else None
-    except ValueError as exc:
+        dims = check_input_size(parse_shape(input_size)) if input_size is not None else None
+    except ValueError as exc:  # ArchSpecError is one
         raise fail(f"--input: {exc}", 2) from None
     loaded, batch = archspec.with_input_size(_load(spec, sets), dims)
     with _progress(f"summarizing {loaded.name}"):
-        report = summarize(_lower(loaded, spec), batch=batch, depth=depth)
+        report = summarize(_lower(loaded, spec, sets), batch=batch, depth=depth)
     if as_json:
         out.print_json(json.dumps(report.to_json()))
         return
@@ -284,12 +328,15 @@ def build(
         raise fail(f"{output}: -o takes a .pt2 (torch.export) or .pt (checkpoint) file", 2)
     if emit_python is not None and emit_python.suffix != ".py":
         raise fail(f"{emit_python}: --emit-python takes a .py file", 2)
-    for path in (output, emit_python):
-        if path is not None and not (path.parent if str(path.parent) else Path(".")).is_dir():
-            raise fail(f"{path}: the directory {path.parent} does not exist")
-    loaded = _load(spec, sets)
-    graph = _lower(loaded, spec)
-    from archspec.files import atomic_path, atomic_write
+    from archspec.arguments import check_seed, check_weights_fit
+
+    try:
+        check_seed(seed)
+    except ArchSpecError as exc:
+        raise fail(f"--seed: {exc}", 2) from None
+    loaded = _load_for_writing(spec, sets, [output, emit_python])
+    graph = _lower(loaded, spec, sets)
+    from archspec.files import atomic_file, atomic_write
     from archspec.graph.stats import graph_stats
     from archspec.report.units import short
 
@@ -304,6 +351,9 @@ def build(
     from archspec.codegen.torch_module import build_module
 
     params = graph_stats(graph).params
+    import torch
+
+    check_weights_fit(graph, torch.device("cpu"), None)
     start = time.perf_counter()
     with _progress(f"building {loaded.name} ({short(params)} params)"):
         model = build_module(graph, seed=seed)
@@ -313,8 +363,6 @@ def build(
     )
     if output is None:
         return
-    import torch
-
     start = time.perf_counter()
     if output.suffix == ".pt2":
         # Traced at batch 2 with the batch dimension left free, so the program takes
@@ -323,8 +371,12 @@ def build(
         batch = {"x": {0: torch.export.Dim.DYNAMIC}}
         with _progress(f"exporting {loaded.name}"):
             program = torch.export.export(model.eval(), (example,), dynamic_shapes=batch)
-            with atomic_path(output) as tmp:
-                torch.export.save(program, tmp)
+            # Not saved with the program: a batch of the spec's input size would add its
+            # bytes to the file (1.5 GB for input.size=8192); the signature is enough.
+            program.example_inputs = None
+            del example
+            with atomic_file(output) as f:
+                torch.export.save(program, f)
         what = "torch.export program"
     else:
         from archspec.checkpoint import save_checkpoint
@@ -377,8 +429,8 @@ def render(
 
     if output.suffix.lower().lstrip(".") not in FORMATS:
         raise fail(f"{output}: -o takes {', '.join('.' + f for f in FORMATS)}", 2)
-    loaded = _load(spec, sets)
-    graph = _lower(loaded, spec)
+    loaded = _load_for_writing(spec, sets, [output])
+    graph = _lower(loaded, spec, sets)
     start = time.perf_counter()
     view = build_view(graph, detail.value)
     with _progress(f"laying out {loaded.name} ({len(view.nodes)} nodes)"):
@@ -472,8 +524,6 @@ def gradflow_command(
     """
     if output is not None and output.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise fail(f"{output}: the plot must end in .png, .svg or .pdf", 2)
-    if output is not None and not output.resolve().parent.is_dir():
-        raise fail(f"{output}: no such directory {output.parent}")
     size: int | list[int] | None = None
     if input_size is not None:
         parts = input_size.lower().split("x")
@@ -481,7 +531,7 @@ def gradflow_command(
             raise fail(f"--input-size is N or HxW (e.g. 32 or 32x48), got {input_size!r}", 2)
         size = int(parts[0]) if len(parts) == 1 else [int(p) for p in parts]
     # Every spec is read before torch is imported: a typo fails at once.
-    loaded = [(source, _load(source)) for source in specs]
+    loaded = [(source, _load_for_writing(source, None, [output])) for source in specs]
     from archspec.analysis.gradflow import gradflow
     from archspec.analysis.gradflow_plot import plot_gradflow
 
@@ -508,8 +558,21 @@ def gradflow_command(
         (err if as_json else out).print(f"wrote {output}", markup=False)
 
 
+def _on_signal(signum: int, frame: object) -> None:
+    """SIGTERM, SIGHUP: remove the temporary files being written, then end as the signal
+    would have ended the process (the parent sees the same status)."""
+    from archspec.files import remove_temporaries
+
+    remove_temporaries()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
 def main() -> None:
     """Entry point: run the app, turning archspec's errors into one-line messages."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _on_signal)
     try:
         app()
     except ArchSpecError as exc:

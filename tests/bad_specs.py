@@ -523,5 +523,5 @@ CASES: list[Bad] = [
     ),
     # --- files ---------------------------------------------------------------------------------
     Bad("missing-file", {}, ("no such file or preset",), spec="nope.yaml", where="nope.yaml"),
-    Bad("directory", {"sub/x.yaml": BASE}, ("is not a file",), spec="sub", where="sub"),
+    Bad("directory", {"sub/x.yaml": BASE}, ("is not a regular file",), spec="sub", where="sub"),
 ]

@@ -228,11 +228,11 @@ def test_failed_render_leaves_an_existing_file_untouched(tmp_path: Path) -> None
     assert_fails_cleanly(archspec_cli("render", "resnet20", "-o", tmp_path / "net.gif"), 2)
     missing = tmp_path / "missing" / "net.svg"
     assert_fails_cleanly(archspec_cli("render", "resnet20", "-o", missing), 1)
-    # The layout succeeds, then the file cannot replace what is there (a directory).
+    # A directory where the file should go is refused, never replaced.
     blocker = tmp_path / "blocked.svg"
     blocker.mkdir()
     (blocker / "keep").write_text("keep")
-    with pytest.raises(OSError):
+    with pytest.raises(ArchSpecError, match="is a directory"):
         archspec.render("resnet20", blocker)
     assert target.read_bytes() == b"old"
     assert (blocker / "keep").read_text() == "keep"

@@ -24,10 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archspec.arguments import check_int, check_memory, check_seed
 from archspec.codegen.torch_module import build_module
-from archspec.errors import ArchSpecError, GraphError
+from archspec.errors import ArchSpecError, GraphError, shown
 from archspec.graph.lower import lower
-from archspec.spec.load import load
+from archspec.spec.limits import MAX_BATCH
+from archspec.spec.load import load, with_stage_line
 from archspec.spec.model import ArchSpec
 
 
@@ -87,7 +89,17 @@ def _parse_size(input_size: int | Sequence[int]) -> int | list[int]:
         and all(isinstance(v, int) and not isinstance(v, bool) for v in input_size)
     ):
         return list(input_size)
-    raise ArchSpecError(f"input_size is a size or (height, width), got {input_size!r}")
+    raise ArchSpecError(f"input_size is a size or (height, width), got {shown(input_size)}")
+
+
+def _pass_bytes(graph: nx.DiGraph, batch: int) -> int:
+    """A lower bound on what the pass allocates: every op's output kept for backward
+    (this pass keeps them all, in-place ops made out-of-place) and its gradient, and the
+    weights with theirs, in float32."""
+    from archspec.graph.stats import graph_stats
+
+    activations = sum(math.prod(d["shape"]) for _, d in graph.nodes(data=True)) * batch
+    return (activations + graph_stats(graph).params) * 2 * 4
 
 
 def block_outputs(graph: nx.DiGraph) -> dict[str, str]:
@@ -128,16 +140,22 @@ def gradflow(
         res = archspec.gradflow("resnet56", batch=32, seed=0)
         plain.blocks[0].output_grad_norm, res.blocks[0].output_grad_norm
     """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ArchSpecError(f"batch must be a whole number >= 1, got {batch!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ArchSpecError(f"seed must be a whole number, got {seed!r}")
+    check_int("batch", batch, 1, MAX_BATCH)
+    check_seed(seed, optional=False)
     loaded = load(spec)
     if input_size is not None:
         loaded = loaded.override({"input.size": _parse_size(input_size)})
-    graph = lower(loaded)
+    try:
+        graph = lower(loaded)
+    except GraphError as exc:
+        raise with_stage_line(exc, spec) from None
     if len(graph.graph["output_shape"]) != 1:
         raise GraphError(f"gradflow needs a classifier output, got {graph.graph['output_shape']}")
+    check_memory(
+        _pass_bytes(graph, batch),
+        "one forward and backward pass",
+        "use a smaller batch or input size",
+    )
     model = build_module(graph, seed=seed)
     for module in model.modules():
         if hasattr(module, "inplace"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from archspec.analysis.gradflow import GradFlow
 from archspec.errors import ArchSpecError
-from archspec.files import atomic_path
+from archspec.files import atomic_file
 
 FORMATS = (".png", ".svg", ".pdf")
 
@@ -68,6 +68,6 @@ def plot_gradflow(results: Sequence[GradFlow], path: str | Path) -> Path:
         "cross-entropy, train-mode batch norm)",
         fontsize=10,
     )
-    with atomic_path(target) as tmp:
-        figure.savefig(tmp, format=target.suffix.lower()[1:], dpi=120)
+    with atomic_file(target) as f:
+        figure.savefig(f, format=target.suffix.lower()[1:], dpi=120)
     return target

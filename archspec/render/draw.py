@@ -17,11 +17,12 @@ from pathlib import Path
 import pygraphviz as pgv
 
 from archspec.errors import ArchSpecError
-from archspec.files import atomic_path
+from archspec.files import atomic_write, writable_target
 from archspec.render import style
 from archspec.render.view import View
 
 FORMATS = ("svg", "png", "pdf", "dot")
+MAX_LAYOUT_NODES = 10_000  # resnet1202 at layer detail has 4,209
 
 
 def _title(view: View) -> str:
@@ -95,17 +96,26 @@ def write(agraph: pgv.AGraph, path: str | Path) -> Path:
     anything fails, an existing file at ``path`` is left as it was."""
     path = Path(path)
     fmt = output_format(path)
-    if not (path.parent if str(path.parent) else Path(".")).is_dir():
-        raise ArchSpecError(f"{path}: the directory {path.parent} does not exist")
-    with atomic_path(path) as tmp:
-        if fmt == "dot":
-            tmp.write_text(agraph.string())
-        else:
-            try:
-                with _quiet_fontconfig():
-                    agraph.draw(path=str(tmp), format=fmt, prog="dot")
-            except (OSError, ValueError) as exc:
-                raise ArchSpecError(f"{path}: Graphviz could not draw it: {exc}") from None
+    writable_target(path)  # before the layout, which can take a while
+    if fmt == "dot":
+        atomic_write(path, agraph.string())
+        return path
+    nodes = agraph.number_of_nodes()
+    if nodes > MAX_LAYOUT_NODES:
+        # Graphviz's dot layout takes minutes past a few thousand nodes and crashes the
+        # process (a segmentation fault, not an error) on graphs of ~100,000.
+        raise ArchSpecError(
+            f"{path}: {nodes:,} nodes are too many to lay out (at most "
+            f"{MAX_LAYOUT_NODES:,}); draw at block or stage detail, or write .dot (no layout)"
+        )
+    try:
+        # Laid out into memory, and written by Python: Graphviz writing a file itself
+        # ends the whole process when the write fails (a full disk).
+        with _quiet_fontconfig():
+            data = agraph.draw(format=fmt, prog="dot")
+    except (OSError, ValueError) as exc:
+        raise ArchSpecError(f"{path}: Graphviz could not draw it: {exc}") from None
+    atomic_write(path, data)
     return path
 
 

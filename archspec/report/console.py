@@ -14,10 +14,12 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
+
+from archspec.errors import escape
 
 # Work shorter than this finishes before any progress is shown.
 PROGRESS_DELAY = 1.0
@@ -30,6 +32,21 @@ def is_terminal(stream: TextIO | None = None) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class SafeConsole(Console):
+    """A rich console that prints every string with its control characters escaped:
+    the command line echoes paths, spec names and messages that come from the user, and
+    none of them may drive the terminal (retitle it, clear it, forge a line).
+
+    Example::
+
+        SafeConsole(stderr=True).print("error: a\\x1b[2J.yaml", markup=False)
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        safe = [escape(o, limit=None) if isinstance(o, str) else o for o in objects]
+        super().print(*safe, **kwargs)
 
 
 def plain_table(
@@ -74,8 +91,10 @@ def print_table(
     console: Console | None = None,
 ) -> None:
     """Print a table: a rich table when stdout is a terminal, else :func:`plain_table`."""
-    rows = [list(map(str, row)) for row in rows]
-    right = set(right)
+    rows = [[escape(cell, limit=None) for cell in row] for row in rows]
+    columns = [escape(c, limit=None) for c in columns]
+    title = escape(title, limit=None)
+    right = {escape(c, limit=None) for c in right}
     if not is_terminal():
         sys.stdout.write(plain_table(columns, rows, title=title, right=right))
         sys.stdout.flush()

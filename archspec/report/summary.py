@@ -173,6 +173,7 @@ def _run_torchinfo(
 ) -> tuple[str, int | None, int | None, str, list[str]]:
     import torchinfo
 
+    from archspec.arguments import check_memory, tensor_bytes
     from archspec.codegen.torch_module import build_module
 
     size = (batch, *graph.graph["input_shape"])
@@ -184,9 +185,22 @@ def _run_torchinfo(
             notes.append(f"torchinfo skipped: {exc}")
             break
         try:
+            if device == "cpu":  # a real forward pass: the input and activations are real
+                check_memory(
+                    tensor_bytes(*(d["shape"] for _, d in graph.nodes(data=True))) * batch,
+                    "torchinfo's forward pass on the CPU",
+                )
+        except ArchSpecError as exc:
+            notes.append(f"torchinfo skipped: {exc}")
+            break
+        try:
+            import torch
+
+            # The input made on the device itself: torchinfo's input_size would draw it on
+            # the CPU first (gigabytes for a large batch) and then move it.
             result = torchinfo.summary(
                 model,
-                input_size=size,
+                input_data=[torch.zeros(size, device=device)],
                 device=device,
                 depth=depth,
                 verbose=0,
@@ -196,7 +210,9 @@ def _run_torchinfo(
             )
         except Exception as exc:  # a layer without a meta kernel: try the CPU next
             cause = exc.__cause__ or exc
-            notes.append(f"torchinfo on {device} failed: {type(cause).__name__}: {cause}")
+            # torch's errors carry a C++ backtrace after their first line
+            first = (str(cause).strip().splitlines() or [""])[0][:300]
+            notes.append(f"torchinfo on {device} failed: {type(cause).__name__}: {first}")
             continue
         return str(result), result.total_params, result.total_mult_adds, device, notes
     return "", None, None, "", notes

@@ -16,3 +16,4 @@ MAX_INPUT_CHANNELS = 4096
 MAX_KERNEL = 31
 MAX_STRIDE = 16
 MAX_GROUPS = 4096
+MAX_BATCH = 1_048_576  # samples in one batch (summary, gradflow): far past any real batch

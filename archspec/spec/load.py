@@ -14,128 +14,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from archspec.errors import Mark, SpecError, format_path, shown
+from archspec.errors import GraphError, SpecError, format_path, shown
 from archspec.spec.model import ArchSpec, stage_errors
-from archspec.spec.presets import preset_path, presets
-from archspec.spec.yaml_source import MAX_DEPTH, load_yaml, parse_scalar
+from archspec.spec.sources import (
+    Document,
+    Origin,
+    drop_under,
+    from_text,
+    locate,
+    read_file,
+    resolve,
+)
+from archspec.spec.yaml_source import MAX_DEPTH, parse_scalar
 
 PathT = tuple[str | int, ...]
-MAX_EXTENDS = 32
-
-
-class Document:
-    """A spec mapping with the position of each of its parts, across ``extends:`` files
-    and overrides, so an error anywhere can be pointed at where it was written."""
-
-    def __init__(self, data: dict[str, Any], file: str) -> None:
-        self.data = data
-        self.file = file
-        self.marks: dict[PathT, Mark] = {}  # key mark if the path is a mapping entry
-        self.overridden: dict[PathT, str] = {}  # path -> the override that set it
-
-    def mark(self, path: PathT) -> Mark | str | None:
-        for n in range(len(path), -1, -1):
-            sub = path[:n]
-            if sub in self.overridden:
-                return self.overridden[sub]
-            if sub in self.marks:
-                return self.marks[sub]
-        return None
-
-
-def read_file(path: Path, display: str | None = None) -> Document:
-    """Read one YAML file into a positioned Document (no ``extends:`` resolution)."""
-    name = display or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise SpecError(f"cannot read the spec: {err.strerror or err}", file=name) from None
-    return from_text(raw, name)
-
-
-def from_text(text: str | bytes, file: str) -> Document:
-    source = load_yaml(text, file)
-    doc = Document(source.data, file)
-    doc.marks.update(source.values)
-    doc.marks.update(source.keys)
-    return doc
-
-
-def locate(spec: str | Path, relative_to: Path | None = None) -> tuple[Path, str]:
-    """A spec argument (a path or a preset name) -> (file, name to show in errors)."""
-    text = str(spec)
-    candidates = [Path(text)]
-    if relative_to is not None and not Path(text).is_absolute():
-        candidates.insert(0, relative_to / text)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate, str(candidate)
-    preset = preset_path(text)
-    if preset is not None:
-        return preset, f"preset:{text}"
-    if candidates[0].exists():
-        raise SpecError("is not a file", file=text)
-    raise SpecError(f"no such file or preset; presets: {', '.join(presets())}", file=text)
-
-
-def _merge(base: Any, over: Any) -> Any:
-    """Deep-merge mappings; anything else (lists included) is replaced whole."""
-    if isinstance(base, dict) and isinstance(over, dict):
-        out = dict(base)
-        for key, value in over.items():
-            out[key] = _merge(base[key], value) if key in base else value
-        return out
-    return over
-
-
-def _drop_under(marks: dict[PathT, Mark], path: PathT) -> None:
-    for key in [k for k in marks if k[: len(path)] == path and len(k) > len(path)]:
-        del marks[key]
-
-
-def resolve(doc: Document, origin: Path | None, chain: tuple[str, ...] = ()) -> Document:
-    """Resolve ``extends:``: load the parent, merge this document over it."""
-    parent_ref = doc.data.get("extends")
-    if parent_ref is None:
-        doc.data.pop("extends", None)
-        return doc
-    mark = doc.marks.get(("extends",))
-    where = {
-        "file": doc.file,
-        "line": mark.line if mark else None,
-        "column": mark.column if mark else None,
-        "path": ("extends",),
-    }
-    if not isinstance(parent_ref, str) or not parent_ref:
-        raise SpecError("must name a preset or a path", **where)
-    if len(chain) >= MAX_EXTENDS:
-        raise SpecError(f"chains longer than {MAX_EXTENDS} files", **where)
-    try:
-        parent_path, display = locate(parent_ref, origin.parent if origin else None)
-    except SpecError as err:
-        raise SpecError(f"cannot extend {parent_ref!r}: {err.message}", **where) from None
-    key = str(parent_path.resolve())
-    if key in chain:
-        raise SpecError(f"cycle through {parent_ref!r}", **where)
-    parent = resolve(read_file(parent_path, display), parent_path, (*chain, key))
-    merged = Document(
-        _merge(parent.data, {k: v for k, v in doc.data.items() if k != "extends"}), doc.file
-    )
-    merged.marks = dict(parent.marks)
-    for path, value in _walk(doc.data):
-        if not isinstance(value, dict):
-            _drop_under(merged.marks, path)
-    merged.marks.update({p: m for p, m in doc.marks.items() if p != ("extends",)})
-    return merged
-
-
-def _walk(data: Any, prefix: PathT = ()) -> list[tuple[PathT, Any]]:
-    out: list[tuple[PathT, Any]] = []
-    if isinstance(data, dict):
-        for k, v in data.items():
-            out.append(((*prefix, k), v))
-            out.extend(_walk(v, (*prefix, k)))
-    return out
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -204,7 +96,7 @@ def apply_overrides(doc: Document, overrides: Mapping[str, Any] | Sequence[str])
         elif not isinstance(node, dict):
             raise SpecError(f"{format_path(path[:-1])} is not a mapping or list", file=label)
         node[last] = _copy(value, label)
-        _drop_under(doc.marks, path)
+        drop_under(doc.marks, path)
         doc.overridden[path] = label
 
 
@@ -242,18 +134,86 @@ def _step(node: Any, part: str | int, path: PathT, label: str, create: bool) -> 
 def validate(doc: Document) -> ArchSpec:
     """Validate a resolved document as an ArchSpec, errors pointed at their source."""
     try:
-        return ArchSpec.model_validate(doc.data)
+        spec = ArchSpec.model_validate(doc.data)
     except ValidationError as exc:
         errors = exc.errors()
         # The stages are resolved only once every field is valid; a spec with a bad head
         # gets its stages checked here, so the count of further problems includes theirs.
         if not any(e["loc"][:1] in (("stages",), ("defaults",)) for e in errors):
             errors += stage_errors(doc.data)
-        raise spec_error(errors, doc) from None
+        error = spec_error(errors, doc)
+        more = _behind_unknown_keys(doc.data, errors)
+        if more:
+            error.problems = spec_error([*errors, *more], doc).problems
+        raise error from None
+    return spec
+
+
+def with_stage_line(
+    error: GraphError,
+    spec: str | Path | ArchSpec,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+) -> GraphError:
+    """``error`` with where its stage is written (``stage 2 is written at
+    spec.yaml:11:5``), when its block (``layer2.0``) is in a stage of a spec read from a
+    file. Called on the error path only: the spec is read again for its positions."""
+    found = re.match(r"layer(\d+)(\.|$)", error.scope or "")
+    if found is None or "(stage " in error.message or isinstance(spec, ArchSpec):
+        return error
+    index = int(found.group(1)) - 1
+    try:
+        path, display = locate(spec)
+        root = None if display.startswith("preset:") else path.parent
+        doc = resolve(read_file(path, display), Origin(path, root, (str(path.resolve()),)))
+        if overrides:
+            apply_overrides(doc, overrides)
+    except SpecError:  # the file changed since: no position to add
+        return error
+    where = doc.mark(("stages", index))
+    if where is None:
+        return error
+    message = f"{error.message} (stage {index + 1} is written at {where})"
+    return GraphError(message, scope=error.scope, shapes=error.shapes)
+
+
+MAX_ROUNDS = 16
+
+
+def _behind_unknown_keys(data: Any, errors: list[Any]) -> list[Any]:
+    """The errors an unknown key hid: a model refuses an unknown key before it checks
+    its fields, so ``validate --all`` validates again without those keys."""
+    trimmed = copy.deepcopy(data)
+    found: list[Any] = []
+    seen = {(tuple(e["loc"]), e["type"]) for e in errors}
+    latest = errors
+    for _ in range(MAX_ROUNDS):
+        removed = False
+        for e in latest:
+            if e["type"] == "unknown_key" and "ctx" in e:
+                node = trimmed
+                for part in _clean_loc(tuple(e["loc"]), trimmed):
+                    node = node[part] if isinstance(node, dict | list) else None
+                if isinstance(node, dict) and e["ctx"]["key"] in node:
+                    del node[e["ctx"]["key"]]
+                    removed = True
+        if not removed:
+            break
+        try:
+            ArchSpec.model_validate(trimmed)
+            break
+        except ValidationError as exc:
+            latest = exc.errors()
+            if not any(e["loc"][:1] in (("stages",), ("defaults",)) for e in latest):
+                latest += stage_errors(trimmed)
+        latest = [e for e in latest if (tuple(e["loc"]), e["type"]) not in seen]
+        seen |= {(tuple(e["loc"]), e["type"]) for e in latest}
+        found += latest
+    return found
 
 
 def spec_error(errors: Sequence[Mapping[str, Any]], doc: Document) -> SpecError:
-    """The most specific of pydantic's errors, as one positioned line."""
+    """The most specific of pydantic's errors, as one positioned line; every distinct
+    problem, positioned the same way, is in its ``problems`` (``validate --all``)."""
     candidates = []
     for e in errors:
         path = _clean_loc(tuple(e["loc"]), doc.data)
@@ -262,17 +222,47 @@ def spec_error(errors: Sequence[Mapping[str, Any]], doc: Document) -> SpecError:
         candidates.append((len(path), path, e))
     # The deepest error; at equal depth, rather a union branch that took the value's kind
     # (a list for input.size: "at most 2 items") than one refusing it ("not an integer").
-    _, path, e = max(candidates, key=lambda c: (c[0], not c[2]["type"].endswith("_type")))
+    _, path, e = max(candidates, key=_rank)
     message = _message(e)
-    if len(candidates) > 1:
-        # Errors at an ancestor of the chosen path are the other branches of a union
-        # failing on the same value (stem: not a name, not a list ...), not more problems.
-        others = len({c[1] for c in candidates if c[1] != path[: len(c[1])]})
-        if others:
-            message += f" (and {others} more problem{'s' if others > 1 else ''})"
+    # Errors at an ancestor of another error's path are the other branches of a union
+    # failing on the same value (stem: not a name, not a list ...), not more problems.
+    paths = {c[1] for c in candidates}
+    distinct = [p for p in paths if not any(o != p and o[: len(p)] == p for o in paths)]
+    others = len({p for p in distinct if p != path[: len(p)]})
+    if others:
+        message += f" (and {others} more problem{'s' if others > 1 else ''})"
+    first = _positioned(message, path, doc)
+    problems = []
+    for p in sorted(distinct, key=lambda p: _order(p, doc)):
+        best = max((c for c in candidates if c[1] == p), key=_rank)
+        problems.append(_positioned(_message(best[2]), p, doc))
+    first.problems = tuple(problems) or (first,)
+    return first
+
+
+def _rank(candidate: tuple[int, PathT, Mapping[str, Any]]) -> tuple[int, bool]:
+    return candidate[0], not candidate[2]["type"].endswith("_type")
+
+
+def _order(path: PathT, doc: Document) -> tuple[str, int, int, str]:
+    mark = doc.mark(path)
+    if isinstance(mark, str) or mark is None:
+        return (str(mark), 0, 0, format_path(path))
+    return (mark.file, mark.line, mark.column, format_path(path))
+
+
+def _positioned(message: str, path: PathT, doc: Document) -> SpecError:
     mark = doc.mark(path)
     if isinstance(mark, str):
         return SpecError(message, file=mark, path=path)
+    if path[:1] == ("stages",):
+        # A stage is the defaults with its own keys over them: an override of the
+        # defaults (--set defaults.width=64) may be what broke the stage written here.
+        made = [label for p, label in doc.overridden.items() if p[:1] == ("defaults",)]
+        if made:
+            message += f" (after {', '.join(made)})"
+    if mark is not None:
+        message += doc.chain(mark.file)  # a parent's line: say how the user's file got there
     return SpecError(
         message,
         file=mark.file if mark else doc.file,
@@ -347,13 +337,36 @@ def load(
         spec = archspec.load("resnet50")
         spec = archspec.load("my.yaml", overrides={"stages.0.depth": 2})
     """
+    return load_with_files(spec, overrides)[0]
+
+
+def load_with_files(
+    spec: str | Path | ArchSpec,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+) -> tuple[ArchSpec, tuple[Path, ...]]:
+    """:func:`load`, and every file it read (the spec's, then its ``extends:`` chain), so
+    a command can refuse to write over any of them.
+
+    Example::
+
+        spec, read = load_with_files("my.yaml")     # read: (my.yaml, base.yaml, …/resnet50.yaml)
+    """
     if isinstance(spec, ArchSpec):
-        return spec.override(overrides) if overrides else spec
+        return (spec.override(overrides) if overrides else spec), ()
+    if not isinstance(spec, str | Path):
+        raise SpecError(
+            f"a spec is a preset name, a path or an ArchSpec, not {type(spec).__name__} "
+            f"{shown(spec)}",
+            file="<argument>",
+        )
     path, display = locate(spec)
-    doc = resolve(read_file(path, display), path, (str(path.resolve()),))
+    # A preset is shipped text and extends presets only; a file the user named may
+    # extend files in its own directory (archspec/spec/sources.py has the rule).
+    root = None if display.startswith("preset:") else path.parent
+    doc = resolve(read_file(path, display), Origin(path, root, (str(path.resolve()),)))
     if overrides:
         apply_overrides(doc, overrides)
-    return validate(doc)
+    return validate(doc), tuple(doc.files)
 
 
 def load_text(
@@ -361,8 +374,10 @@ def load_text(
     file: str = "<string>",
     overrides: Mapping[str, Any] | Sequence[str] | None = None,
 ) -> ArchSpec:
-    """Like :func:`load`, for YAML text; ``extends:`` paths resolve from the working dir."""
-    doc = resolve(from_text(text, file), None)
+    """Like :func:`load`, for YAML text. Text has no directory and may come from anywhere
+    (a checkpoint's embedded spec): its ``extends:`` may name a shipped preset only, so
+    no file is ever read on its behalf."""
+    doc = resolve(from_text(text, file), Origin(None, None))
     if overrides:
         apply_overrides(doc, overrides)
     return validate(doc)

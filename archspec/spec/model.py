@@ -175,7 +175,21 @@ class HeadSpec(Strict):
     "Dropout probability before the classifier."
 
 
-class ArchSpec(Strict):
+class _Constructed(type(Strict)):  # type: ignore[misc]
+    """``ArchSpec(...)`` called from Python raises the same SpecError a file gets, not
+    pydantic's ValidationError (not an ArchSpecError). On the metaclass, because an
+    ``__init__`` of the model would also run inside every validation."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as exc:
+            from archspec.spec.load import Document, spec_error
+
+            raise spec_error(exc.errors(), Document(dict(kwargs), "<ArchSpec>")) from None
+
+
+class ArchSpec(Strict, metaclass=_Constructed):
     """A validated architecture. Build one with :func:`archspec.load`.
 
     Example::
@@ -291,10 +305,18 @@ class ArchSpec(Strict):
 
     @classmethod
     def from_yaml(cls, text: str | bytes, file: str = "<string>") -> ArchSpec:
-        """Parse and validate YAML text (``extends:`` resolves from the working directory)."""
+        """Parse and validate YAML text; its ``extends:`` may name a shipped preset only
+        (text, a checkpoint's spec say, never makes archspec read a file)."""
+        from archspec.errors import SpecError, shown
         from archspec.spec.load import load_text
 
-        return load_text(text, file)
+        if not isinstance(text, str | bytes):
+            raise SpecError(
+                f"from_yaml takes YAML text (str or bytes), got {type(text).__name__} "
+                f"{shown(text)}",
+                file=str(file),
+            )
+        return load_text(text, str(file))
 
     @property
     def arch_id(self) -> str:

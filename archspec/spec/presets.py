@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -31,5 +34,8 @@ def presets() -> list[str]:
 
 def preset_path(name: str) -> Path | None:
     """The file of preset ``name``, or None if there is no such preset."""
+    # Only a plain name, never a path: "../x" or "/etc/x" must not reach the file system.
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        return None
     path = preset_dir() / f"{name}.yaml"
-    return path if name and "/" not in name and path.is_file() else None
+    return path if path.is_file() else None

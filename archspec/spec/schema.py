@@ -42,8 +42,8 @@ def json_schema() -> dict[str, Any]:
     props["defaults"] = {**stage, "description": props["defaults"].get("description", "")}
     props["extends"] = {
         "type": "string",
-        "description": "A preset name or a path (relative to this file) whose spec this one "
-        "deep-merges over; lists are replaced whole.",
+        "description": "A preset name or a path (relative to this file, inside the directory "
+        "of the spec named) whose spec this one deep-merges over; lists are replaced whole.",
     }
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
@@ -156,6 +156,22 @@ def markdown_reference() -> str:
         "order; each is `depth` blocks of one type. |",
         "| `extends` | string | | | A preset name or a path (relative to this file) whose "
         "spec this file deep-merges over; lists such as `stages` are replaced whole. |",
+        "",
+        "### What `extends:` may read",
+        "",
+        "- A preset name (`extends: resnet50`) is always allowed.",
+        "- A path is resolved from the directory of the file that holds it. Absolute paths "
+        "(and `~`) are refused, and so is a path that leads, symlinks followed, outside the "
+        "*spec root*: the directory of the spec file you named and everything below it. "
+        "`../base.yaml` from `nets/a.yaml` is fine when you named `top.yaml` beside "
+        "`base.yaml`; it is refused when you named `nets/a.yaml` itself.",
+        "- A spec not read from a file you named reads no file at all: a shipped preset, "
+        "YAML text (`ArchSpec.from_yaml`) and the spec inside a checkpoint may extend "
+        "presets only, so a crafted checkpoint cannot make archspec read `/etc/shadow`.",
+        "- A file beside the spec wins over a preset of the same name (presets extend "
+        "presets by name, whatever files sit in the working directory).",
+        "- An error in an extended file names that file's line and the `extends:` line "
+        "that reached it: `base.yaml:9:3: ... (reached through extends: at spec.yaml:1:10)`.",
         "",
     ]
     for title, key in (

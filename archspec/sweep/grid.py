@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from archspec.errors import ArchSpecError
+from archspec.arguments import check_mapping
+from archspec.errors import ArchSpecError, shown
 from archspec.spec.load import load
 from archspec.spec.model import ArchSpec
 from archspec.sweep.space import Choice, IntRange, Key, SpaceError, _key, key_name, overrides_of
 
 OnInvalid = Literal["raise", "skip"]
+MAX_POINTS = 1_000_000  # specs a grid or a sample may hold (each is a validated spec)
 
 
 def _values(key: Key, values: Any) -> tuple[Any, ...]:
@@ -20,7 +23,9 @@ def _values(key: Key, values: Any) -> tuple[Any, ...]:
         return values.grid()
     if isinstance(values, Sequence) and not isinstance(values, str | bytes) and values:
         return tuple(values)
-    raise SpaceError(f"grid axis {key_name(key)}: give a non-empty list of values, got {values!r}")
+    raise SpaceError(
+        f"grid axis {key_name(key)}: give a non-empty list of values, got {shown(values)}"
+    )
 
 
 def grid(
@@ -45,10 +50,15 @@ def grid(
         len(specs)      # 8
     """
     if invalid not in ("raise", "skip"):
-        raise ArchSpecError(f"invalid= must be 'raise' or 'skip', got {invalid!r}")
+        raise ArchSpecError(f"invalid= must be 'raise' or 'skip', got {shown(invalid)}")
+    check_mapping(axes, "axes")
     spec = load(base)
     keys = [_key(k) for k in axes]
     columns = [_values(k, v) for k, v in zip(keys, axes.values(), strict=True)]
+    points = math.prod(len(c) for c in columns)
+    if points > MAX_POINTS:
+        # Refused before building any: each point is a validated spec in memory.
+        raise ArchSpecError(f"the grid has {points:,} points; at most {MAX_POINTS:,} are built")
     out: list[ArchSpec] = []
     for combo in itertools.product(*columns):
         try:

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from archspec.errors import ArchSpecError
+from archspec.arguments import check_int, check_seed
+from archspec.errors import ArchSpecError, shown
 from archspec.spec.load import load
 from archspec.spec.model import ArchSpec
+from archspec.sweep.grid import MAX_POINTS
 from archspec.sweep.space import Space
 
 # Draws allowed per requested spec before giving up on skipped or repeated points.
@@ -42,10 +44,12 @@ def sample(
             "head.dropout": FloatRange(0.0, 0.5),
         }, n=100, seed=0)
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ArchSpecError(f"n must be a whole number >= 0, got {n!r}")
+    check_int("n", n, 0, MAX_POINTS)
+    check_seed(seed, optional=False)
     if invalid not in ("raise", "skip"):
-        raise ArchSpecError(f"invalid= must be 'raise' or 'skip', got {invalid!r}")
+        raise ArchSpecError(f"invalid= must be 'raise' or 'skip', got {shown(invalid)}")
+    if not isinstance(unique, bool):
+        raise ArchSpecError(f"unique must be True or False, got {shown(unique)}")
     spec = load(base)
     dims = Space.of(space)
     rng = random.Random(seed)

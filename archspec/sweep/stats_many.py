@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from archspec.errors import ArchSpecError
+from archspec.arguments import MAX_WORKERS, check_int
+from archspec.errors import ArchSpecError, shown
 from archspec.graph.lower import lower
 from archspec.graph.stats import Stats, graph_stats
 from archspec.spec.load import load
@@ -52,14 +53,18 @@ def stats_many(
         results = archspec.stats_many(specs, workers=8)
         best = min((r for r in results if isinstance(r, archspec.Stats)), key=lambda r: r.macs)
     """
+    if isinstance(specs, str | bytes | Path | ArchSpec) or not isinstance(specs, Iterable):
+        raise ArchSpecError(
+            f"specs is an iterable of specs (names, paths, ArchSpecs), got {shown(specs)}"
+            + (" (put it in a list)" if isinstance(specs, str | Path | ArchSpec) else "")
+        )
     items = list(specs)
     if workers is None:
         workers = os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ArchSpecError(f"workers must be a whole number >= 1, got {workers!r}")
+    check_int("workers", workers, 1, MAX_WORKERS)
     if context not in multiprocessing.get_all_start_methods():
         methods = ", ".join(multiprocessing.get_all_start_methods())
-        raise ArchSpecError(f"context must be one of {methods}, got {context!r}")
+        raise ArchSpecError(f"context must be one of {methods}, got {shown(context)}")
     workers = min(workers, max(1, len(items) // MIN_SPECS_PER_WORKER))
     if workers == 1:
         return _chunk(items)

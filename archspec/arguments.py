@@ -1,0 +1,222 @@
+"""Checks of the arguments the public functions take, so a wrong type or an absurd value
+is an :class:`~archspec.errors.ArchSpecError` that says what was expected, raised before
+any work, never a ``TypeError`` from deep inside torch or a process that runs for hours.
+
+Each check returns the value in the form the caller uses (a ``torch.device``, a tuple).
+
+Example::
+
+    seed = check_seed(seed)                   # ArchSpecError for 2**70, 1.5 or "0"
+    device = check_device("cuda:7")           # ArchSpecError if there is no such device
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archspec.errors import ArchSpecError, GraphError, shown
+from archspec.spec.limits import MAX_BATCH, MAX_INPUT_CHANNELS, MAX_INPUT_SIZE
+
+if TYPE_CHECKING:
+    import torch
+
+# The seeds torch.manual_seed takes.
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
+MAX_PATH = 4096  # longer than any path the file system takes (PATH_MAX)
+MAX_DEPTH_LEVELS = 1000
+MAX_WORKERS = 1024
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: Any, lo: int, hi: int) -> int:
+    """``value`` if it is a whole number (not a bool) from ``lo`` to ``hi``.
+
+    Example::
+
+        check_int("depth", 3, 0, 1000)        # 3
+    """
+    if not _is_int(value):
+        raise ArchSpecError(
+            f"{name} must be a whole number, got {type(value).__name__} {shown(value)}"
+        )
+    if not lo <= value <= hi:
+        raise ArchSpecError(f"{name} must be from {lo:,} to {hi:,}, got {shown(value)}")
+    return value
+
+
+def check_seed(seed: Any, *, optional: bool = True) -> int | None:
+    """A seed torch accepts (``None`` if ``optional``)."""
+    if seed is None and optional:
+        return None
+    if not _is_int(seed) or not SEED_MIN <= seed <= SEED_MAX:
+        none = " or None" if optional else ""
+        raise ArchSpecError(
+            f"seed must be a whole number from -2**63 to 2**64 - 1{none}, "
+            f"got {type(seed).__name__} {shown(seed)}"
+        )
+    return seed
+
+
+def check_path(value: Any, name: str = "path") -> Path:
+    """A file path given as ``str`` or ``os.PathLike``."""
+    if isinstance(value, bytes) or not isinstance(value, str | os.PathLike):
+        raise ArchSpecError(
+            f"{name} must be a str or Path, got {type(value).__name__} {shown(value)}"
+        )
+    path = Path(value)
+    text = str(path)
+    if not str(value) or text == ".":
+        raise ArchSpecError(f"{name} must name a file, got {shown(str(value))}")
+    if len(text) > MAX_PATH or "\0" in text:
+        raise ArchSpecError(f"{name} is not a usable path ({shown(text)})")
+    return path
+
+
+def check_device(device: Any) -> torch.device:
+    """A device that exists here: ``"cpu"``, ``"meta"``, ``"cuda:0"`` if there is one."""
+    import torch
+
+    if not isinstance(device, str | torch.device):
+        raise ArchSpecError(
+            f"device must be a str or torch.device, got {type(device).__name__} {shown(device)}"
+        )
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ArchSpecError(
+            f"device {shown(device)} is not a torch device (e.g. 'cpu', 'cuda:0', 'meta')"
+        ) from None
+    if parsed.type not in ("cpu", "meta"):
+        try:  # the one reliable test of a backend and an index: use it
+            torch.empty(0, device=parsed)
+        except (RuntimeError, AssertionError, ValueError):
+            raise ArchSpecError(
+                f"device {shown(device)} is not available on this machine"
+            ) from None
+    return parsed
+
+
+def check_dtype(dtype: Any) -> torch.dtype | None:
+    """``None`` or a floating-point dtype a network's weights can have."""
+    import torch
+
+    allowed = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+    if dtype is not None and dtype not in allowed:
+        names = ", ".join(str(d) for d in allowed)
+        raise ArchSpecError(f"dtype must be None or one of {names}, got {shown(dtype)}")
+    return dtype
+
+
+def check_input_size(input_size: Any) -> tuple[int, ...] | None:
+    """``None``, or ``(N, C, H, W)`` / ``(C, H, W)`` of whole numbers within the limits."""
+    if input_size is None:
+        return None
+    if isinstance(input_size, str | bytes) or not isinstance(input_size, Sequence):
+        raise ArchSpecError(f"input_size is (N, C, H, W) or (C, H, W), got {shown(input_size)}")
+    dims = tuple(input_size)
+    if len(dims) not in (3, 4) or not all(_is_int(d) for d in dims):
+        raise ArchSpecError(
+            f"input_size is (N, C, H, W) or (C, H, W) of whole numbers, got {shown(dims)}"
+        )
+    batch, (c, h, w) = (dims[0], dims[1:]) if len(dims) == 4 else (1, dims)
+    check_int("the batch size", batch, 1, MAX_BATCH)
+    check_int("the input channels", c, 1, MAX_INPUT_CHANNELS)
+    check_int("the input height", h, 1, MAX_INPUT_SIZE)
+    check_int("the input width", w, 1, MAX_INPUT_SIZE)
+    return dims
+
+
+def check_mapping(value: Any, name: str) -> Mapping[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise ArchSpecError(f"{name} must be a mapping, got {type(value).__name__} {shown(value)}")
+    return value
+
+
+def check_module(model: Any, name: str = "model") -> Any:
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise ArchSpecError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def check_state_dict(value: Any, name: str = "state_dict") -> Mapping[str, Any]:
+    """A mapping of string keys to tensors."""
+    import torch
+
+    check_mapping(value, name)
+    for key, tensor in value.items():
+        if not isinstance(key, str) or not isinstance(tensor, torch.Tensor):
+            raise ArchSpecError(
+                f"{name} maps names to tensors; entry {shown(key)} is "
+                f"{type(key).__name__} -> {type(tensor).__name__}"
+            )
+    return value
+
+
+def available_memory() -> int:
+    """Bytes this process may still allocate: the smaller of the machine's available
+    memory and what its address-space limit (``ulimit -v``, RLIMIT_AS) leaves."""
+    limits = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
+        pass
+    if not limits:
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm", encoding="ascii") as statm:
+                used = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            limits.append(max(0, soft - used))
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(limits) if limits else 1 << 62
+
+
+def check_memory(need: int, what: str, hint: str = "") -> None:
+    """A GraphError if ``need`` bytes would not fit in :func:`available_memory`: one clear
+    line instead of an allocator failure (or the OOM killer) half-way through.
+
+    Example::
+
+        check_memory(params * 4, "the weights", "build on device='meta' to inspect it")
+    """
+    have = available_memory()
+    if need > have:
+        raise GraphError(
+            f"{what} would take {need / 2**30:,.1f} GiB, more than the {have / 2**30:,.1f} GiB "
+            f"this process can allocate{'; ' + hint if hint else ''}"
+        )
+
+
+def tensor_bytes(*shapes: Sequence[int], dtype_bytes: int = 4) -> int:
+    return sum(math.prod(s) for s in shapes) * dtype_bytes
+
+
+def check_weights_fit(graph: Any, device: torch.device, dtype: torch.dtype | None) -> None:
+    """A GraphError if a graph's weights would not fit in what this process may allocate
+    on the CPU (the address-space limit included); other devices are not measured."""
+    import torch
+
+    if device.type != "cpu":
+        return
+    from archspec.graph.stats import graph_stats
+
+    need = graph_stats(graph).params * torch.finfo(dtype or torch.float32).bits // 8
+    check_memory(need, "the weights", "build on device='meta' to inspect it")
