@@ -115,7 +115,8 @@ def _clone(value: Any) -> Any:
 
 def assert_modules_work_alone(model: nn.Module, x: torch.Tensor) -> int:
     """Every module of the tree, called alone on the inputs it got inside the network,
-    gives what it gave there (eval mode, bit for bit). Returns how many were checked."""
+    gives what it gave there (eval mode, bit for bit), and no container (stage, block,
+    downsample ...) writes over the tensors its caller hands it. Returns how many were checked."""
     model.eval()
     seen: dict[str, list[Any]] = {}
     handles = []
@@ -139,8 +140,15 @@ def assert_modules_work_alone(model: nn.Module, x: torch.Tensor) -> int:
             handle.remove()
     with torch.no_grad():
         for name, (args, expected) in seen.items():
-            got = model.get_submodule(name)(*_clone(args))
+            given = _clone(args)
+            got = model.get_submodule(name)(*given)
             torch.testing.assert_close(got, expected, rtol=0, atol=0, equal_nan=True, msg=name)
+            if next(model.get_submodule(name).children(), None) is not None:
+                # a container; an in-place layer (ReLU(inplace=True)) writes over its input
+                # by design, as in any hand-written model
+                torch.testing.assert_close(
+                    given, args, rtol=0, atol=0, equal_nan=True, msg=f"{name} changed its input"
+                )
     return len(seen)
 
 

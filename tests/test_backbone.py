@@ -75,18 +75,31 @@ def test_features_equal_torchvisions_feature_extractor() -> None:
         torch.testing.assert_close(value, expected[point], rtol=1e-5, atol=1e-5)
 
 
-def test_named_points_equal_what_hooks_see_in_the_classifier() -> None:
-    full = archspec.build("highway20", seed=0).eval()
-    points = ["layer2.1", "layer3", "layer1.0.gate", "relu"]
+@pytest.mark.parametrize(
+    ("name", "extra"), [("highway20", []), ("resnet18", ["bn1", "layer1.0.bn2", "layer2.0.bn1"])]
+)
+def test_named_points_equal_what_hooks_see_in_the_classifier(name: str, extra: list) -> None:
+    """Points that an in-place op reads next (a norm before its ReLU, a branch before
+    `+=`) are returned as they were computed, not overwritten."""
+    full = archspec.build(name, seed=0).eval()
+    points = ["layer2.1", "layer3", "layer1.0.gate", "relu", *extra]
+    if name != "highway20":
+        points.remove("layer1.0.gate")
     seen: dict[str, torch.Tensor] = {}
+
+    def keep(point: str):  # a hook returning a value would replace the output
+        def hook(module: torch.nn.Module, args: object, out: torch.Tensor) -> None:
+            seen.setdefault(point, out.clone() if isinstance(out, torch.Tensor) else out)
+
+        return hook
+
     for point in points:
-        full.get_submodule(point).register_forward_hook(
-            lambda m, a, out, point=point: seen.setdefault(point, out)
-        )
-    with pytest.raises(archspec.GraphError, match=r"layer1\.0\.gate.*passes out 2 values"):
-        archspec.build("highway20", features=points)
-    points.remove("layer1.0.gate")
-    ours = archspec.build("highway20", seed=0, features=points).eval()
+        full.get_submodule(point).register_forward_hook(keep(point))
+    if name == "highway20":
+        with pytest.raises(archspec.GraphError, match=r"layer1\.0\.gate.*passes out 2 values"):
+            archspec.build(name, features=points)
+        points.remove("layer1.0.gate")
+    ours = archspec.build(name, seed=0, features=points).eval()
     x = _x(32)
     with torch.no_grad():
         full(x)

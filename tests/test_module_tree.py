@@ -112,6 +112,10 @@ def test_deepcopy_and_pickle_keep_the_tree(resnet18: nn.Module) -> None:
                 a, b = model(x), twin(x)
                 assert all(torch.equal(p, q) for p, q in zip(a, b, strict=True))
                 assert torch.equal(twin.forward_features(x), model.forward_features(x))
+    mixed = archspec.build("resnet18", seed=0).train()
+    mixed.bn1.eval()  # frozen statistics in one layer, as fine-tuning often does
+    for twin in (copy.deepcopy(mixed), pickle.loads(pickle.dumps(mixed))):
+        assert twin.training and not twin.bn1.training and twin.layer1[0].bn1.training
     buffer = io.BytesIO()
     torch.save(resnet18, buffer)  # a whole-model save, as users of torch.save do
     buffer.seek(0)

@@ -92,7 +92,7 @@ def _restore(cls: type, body: dict[str, Any], import_block: str) -> nn.Module:
     for key in cls.preserved:
         if key in body:
             setattr(module, key, body[key])
-    module.train(training)
+    module.training = training  # the children come back with their own modes
     return module
 
 

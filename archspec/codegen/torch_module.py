@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import operator
 import os
-import re
 from typing import Any
 
 import networkx as nx
@@ -47,10 +46,17 @@ _OVERWRITABLE = frozenset(
 )
 
 
-def _sole_user(graph: nx.DiGraph, node: str) -> bool:
-    """True if ``node``'s output feeds exactly one op and autograd does not keep it, so
-    that op may overwrite it."""
-    return graph.nodes[node]["op"] in _OVERWRITABLE and graph.out_degree(node) == 1
+def _may_overwrite(graph: nx.DiGraph, source: str, reader: str) -> bool:
+    """True if op ``reader`` may write its result over ``source``'s output: nothing else
+    reads it, autograd does not keep it, the network does not return it, and both are
+    in one module (a module never writes over a tensor its caller handed it)."""
+    data = graph.nodes[source]
+    return (
+        data["op"] in _OVERWRITABLE
+        and graph.out_degree(source) == 1
+        and source not in graph.graph["outputs"]
+        and parent(data["scope"]) == parent(graph.nodes[reader]["scope"])
+    )
 
 
 def _inplace_ok(
@@ -58,7 +64,7 @@ def _inplace_ok(
 ) -> bool:
     for node in scope_nodes:
         source = graph.nodes[node]["inputs"][0]
-        if not _sole_user(graph, source):
+        if not _may_overwrite(graph, source, node):
             return False
         # A checkpointed region keeps the tensors it reads to run again in backward: an
         # op there must not overwrite one of them (a dense layer without norm1 did).
@@ -69,9 +75,7 @@ def _inplace_ok(
 
 
 def _class_name(name: str) -> str:
-    words = re.split(r"[^A-Za-z0-9]+", name)
-    out = "".join(w[:1].upper() + w[1:] for w in words if w)
-    return out if out[:1].isalpha() else f"Net{out}"
+    return camel(name, prefix="Net")
 
 
 def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
@@ -113,7 +117,7 @@ def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
                 # and when it is no activation's output: ReLU, sigmoid and tanh keep their
                 # output for backward, so it must not change.
                 main = data["inputs"][0]
-                in_place = _sole_user(graph, main) and graph.nodes[main]["op"] != "act"
+                in_place = _may_overwrite(graph, main, node) and graph.nodes[main]["op"] != "act"
                 fn = operator.iadd if in_place else operator.add
                 env[node] = fx_graph.call_function(fn, tuple(args))
             elif op == "concat":

@@ -32,11 +32,12 @@ def _relative(path: str, container: str) -> str:
     return path[len(container) + 1 :] if container else path
 
 
-def camel(name: str) -> str:
-    """``se`` -> ``Se``, ``pad_skip`` -> ``PadSkip``: a class name made from a module name."""
+def camel(name: str, prefix: str = "Module") -> str:
+    """``se`` -> ``Se``, ``pad_skip`` -> ``PadSkip``: a class name made from a name
+    (``prefix`` first where it would not start with a letter)."""
     words = re.split(r"[^A-Za-z0-9]+", name)
     out = "".join(w[:1].upper() + w[1:] for w in words if w)
-    return out if out[:1].isalpha() else f"Module{out}"
+    return out if out[:1].isalpha() else f"{prefix}{out}"
 
 
 @dataclass
