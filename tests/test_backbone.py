@@ -156,3 +156,22 @@ def test_bad_feature_points_are_clear_errors(write) -> None:
     proc = run_cli("validate", path)
     assert proc.returncode == 1 and "no module 'nope'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_reductions_are_the_strides_whatever_the_input_size() -> None:
+    for size in (200, 97, 224):
+        model = archspec.build(
+            "resnet50", features=True, device="meta", overrides={"input.size": size}
+        )
+        assert model.feature_info.reduction() == [2, 4, 8, 16, 32], size
+
+
+def test_points_the_network_cannot_return_are_refused() -> None:
+    from helpers import spec_of, tiny_spec
+
+    dense = spec_of(tiny_spec("dense", extra={"memory_efficient": True}))
+    with pytest.raises(archspec.GraphError, match=r"recomputed in backward.*layer1\.0\.conv1"):
+        archspec.build(dense, features=["layer1.0.relu1", "layer2"], device="meta")
+    assert archspec.build(dense, features=["layer1.0.conv1"], device="meta").feature_info
+    with pytest.raises(archspec.ArchSpecError, match="backbone"):
+        archspec.emit_python(archspec.load("resnet20").override({"features": True}))

@@ -766,6 +766,13 @@ def emit_python(graph: nx.DiGraph, *, spec_yaml: str | None = None) -> str:
     Raises :class:`EmitError` (an :class:`~archspec.errors.ArchSpecError`) if a module
     cannot be written as source.
     """
+    if graph.graph.get("features"):
+        # The writer reuses a name once nothing reads it, and it does not yet count a
+        # value the forward returns among the reads: refuse rather than write wrong code.
+        raise EmitError(
+            "standalone source of a backbone (features:) is not written yet; emit the "
+            "classifier and take its feature maps with forward hooks"
+        )
     emitter = _Emitter(graph)
     name = graph.graph["name"]
     source = emitter.emit(f"{name}: a PyTorch model generated from its archspec spec.", spec_yaml)

@@ -58,18 +58,40 @@ def default_points(graph: nx.DiGraph) -> list[str]:
     return points
 
 
+def reductions(graph: nx.DiGraph) -> dict[str, int]:
+    """Each op's nominal reduction: the product of the strides between the input and it
+    (the least over its inputs: squeeze-excitation's pooled weights scale a map without
+    changing its grid), so it does not depend on the input size (resnet50's last stage
+    is 32 at 224 and at 200). A global pool spans the whole input."""
+    size = graph.graph["input_shape"][1] if len(graph.graph["input_shape"]) > 1 else 1
+    out: dict[str, int] = {}
+    for node, data in graph.nodes(data=True):
+        before = min((out[i] for i in data["inputs"]), default=1)
+        if data["op"] == "global_pool":
+            out[node] = max(before, size)
+        else:
+            out[node] = before * int(data["params"].get("stride", 1))
+    return out
+
+
 def select_features(graph: nx.DiGraph, features: bool | tuple[str, ...]) -> None:
     """Make ``graph`` a backbone returning ``features``, pruned to the ops they need."""
     names = default_points(graph) if features is True else list(features)
     if len(set(names)) != len(names):
         raise GraphError(f"features: a module is named twice in {names}")
     nodes = [module_output(graph, name) for name in names]
-    size = graph.graph["input_shape"][1] if len(graph.graph["input_shape"]) > 1 else 1
-    records = []
+    regions = {n: region for region in graph.graph.get("checkpoints", ()) for n in region}
     for name, node in zip(names, nodes, strict=True):
-        shape = graph.nodes[node]["shape"]
-        spatial = shape[1] if len(shape) > 1 else 1
-        records.append(FeatureRecord(name, node, shape[0], max(round(size / spatial), 1)))
+        if node in regions and node != regions[node][-1]:
+            raise GraphError(
+                f"features: {name!r} is recomputed in backward with its layer "
+                f"(memory_efficient); name {regions[node][-1]!r} or turn memory_efficient off"
+            )
+    strides = reductions(graph)
+    records = [
+        FeatureRecord(name, node, graph.nodes[node]["shape"][0], strides[node])
+        for name, node in zip(names, nodes, strict=True)
+    ]
     graph.graph["features"] = tuple(records)
     set_outputs(graph, nodes)
 
