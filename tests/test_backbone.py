@@ -175,3 +175,12 @@ def test_points_the_network_cannot_return_are_refused() -> None:
     assert archspec.build(dense, features=["layer1.0.conv1"], device="meta").feature_info
     with pytest.raises(archspec.ArchSpecError, match="backbone"):
         archspec.emit_python(archspec.load("resnet20").override({"features": True}))
+
+
+@pytest.mark.parametrize(
+    "points", [["layer2.0.downsample"], ["layer3.2.conv2", "layer1.0.downsample"], True]
+)
+def test_a_backbone_gets_the_weights_its_classifier_gets_from_the_same_seed(points) -> None:
+    full = archspec.build("resnet50", seed=0).state_dict()
+    part = archspec.build("resnet50", seed=0, features=points).state_dict()
+    assert part and all(torch.equal(value, full[key]) for key, value in part.items())

@@ -272,13 +272,26 @@ def _set_module(root: nn.Module, path: str, module: nn.Module) -> None:
 def _initialize(model: nn.Module, graph: nx.DiGraph, seed: int | None) -> None:
     """torchvision's ResNet init: Kaiming normal (fan_out) convs, norms at 1 and 0,
     linear layers at PyTorch's default; ``init: zero`` nodes start at zero."""
+    # A backbone is initialized in the order of the whole network, the layers it leaves
+    # out included (made and dropped), so it gets the weights its classifier would.
+    order = graph.graph.get("init_order") or [
+        (node, data, graph.nodes[data["inputs"][0]]["shape"] if data["inputs"] else ())
+        for node, data in graph.nodes(data=True)
+    ]
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
-        for _, data in graph.nodes(data=True):
+        for node, data, in_shape in order:
             if data["op"] not in MODULES or data["call"]:
                 continue
-            module = model.get_submodule(data["scope"])
+            if node in graph:
+                module = model.get_submodule(data["scope"])
+            elif seed is None:
+                continue
+            else:  # made on meta: a constructor's own init would draw numbers too
+                with torch.device("meta"):
+                    module = MODULES[data["op"]](data["params"], False, in_shape)
+                module = module.to_empty(device="cpu")
             zero = data.get("init") == "zero"
             if isinstance(module, nn.Conv2d):
                 if zero:

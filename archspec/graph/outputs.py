@@ -101,6 +101,11 @@ def set_outputs(graph: nx.DiGraph, outputs: list[str]) -> None:
     needed = set(outputs)
     for node in outputs:
         needed |= nx.ancestors(graph, node)
+    if len(needed) < graph.number_of_nodes():  # what initializes the weights in order
+        graph.graph["init_order"] = [
+            (n, d, graph.nodes[d["inputs"][0]]["shape"] if d["inputs"] else ())
+            for n, d in graph.nodes(data=True)
+        ]
     graph.remove_nodes_from([n for n in list(graph.nodes) if n not in needed])
     graph.graph["outputs"] = tuple(outputs)
     graph.graph["output"] = outputs[-1]
