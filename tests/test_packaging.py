@@ -25,7 +25,7 @@ def test_wheel_ships_every_preset(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for spec in (ROOT / "specs").glob("*.yaml"):
         assert f"archspec/specs/{spec.name}" in names
-    assert "archspec/cli.py" in names
+    assert "archspec/cli/__init__.py" in names
 
 
 def test_installed_wheel_loads_presets(wheel: Path, tmp_path: Path) -> None:

@@ -1,0 +1,5 @@
+"""``python -m archspec.cli``."""
+
+from archspec.cli import main
+
+main()
