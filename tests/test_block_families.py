@@ -22,8 +22,8 @@ from torch.utils.flop_counter import FlopCounterMode
 import archspec
 from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
-from archspec.codegen.modules import Gate
 from archspec.errors import SpecError
+from archspec.nn import Gate
 from archspec.spec.load import from_data
 
 torch.set_num_threads(1)

@@ -12,7 +12,7 @@ from helpers import assert_ir_shapes, generated_modules, module_nodes, n_params,
 from torch import fx
 
 import archspec
-from archspec.codegen.modules import MODULES
+from archspec.graph.ops import is_module
 from archspec.spec.limits import MAX_CHANNELS
 
 
@@ -78,7 +78,7 @@ def test_every_forward_is_straight_line_code(name: str) -> None:
     )
     assert statements == len(ops) - in_chains
     # the code calls each module by its spec path
-    scopes = {d["scope"] for _, d in graph.nodes(data=True) if d["op"] in MODULES}
+    scopes = {d["scope"] for _, d in graph.nodes(data=True) if is_module(d["op"])}
     leaves = {name for name, m in model.named_modules() if not list(m.children()) and name}
     assert leaves == scopes
 

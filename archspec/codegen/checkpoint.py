@@ -19,8 +19,8 @@ import torch
 from torch import fx, nn
 from torch.utils.checkpoint import checkpoint
 
-from archspec.codegen.modules import MODULES
 from archspec.errors import GraphError
+from archspec.graph.ops import OPS
 
 
 def _run_chain(modules: tuple[nn.Module, ...], *inputs: torch.Tensor) -> torch.Tensor:
@@ -69,7 +69,7 @@ def _chain(graph: nx.DiGraph, nodes: tuple[str, ...]) -> Region:
     previous = nodes[0] if first["op"] == "concat" else None
     for node in chain:
         data = graph.nodes[node]
-        if data["op"] not in MODULES or len(data["inputs"]) != 1:
+        if OPS[data["op"]].module is None or len(data["inputs"]) != 1:
             raise refuse(f"{node} is not a single-input module op")
         if previous is not None and data["inputs"][0] != previous:
             raise refuse(f"{node} does not read the op before it")

@@ -10,7 +10,6 @@ so the model costs what hand-written code costs and runs under ``torch.compile``
 
 from __future__ import annotations
 
-import operator
 import os
 from typing import Any
 
@@ -19,10 +18,10 @@ import torch
 from torch import fx, nn
 
 from archspec.codegen.checkpoint import regions
-from archspec.codegen.modules import MODULES
 from archspec.codegen.network import Feature, FeatureInfo, Generated, Network, Stage
 from archspec.codegen.tree import Cut, TreeCutter, camel, is_chain, parent
 from archspec.errors import GraphError
+from archspec.graph.ops import OPS
 from archspec.graph.stats import graph_stats
 
 # Never allocate more than this share of physical memory for weights: refuse instead.
@@ -83,7 +82,7 @@ def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
     those modules (made on the meta device), by path."""
     uses: dict[str, list[str]] = {}
     for node, data in graph.nodes(data=True):
-        if data["op"] in MODULES:
+        if OPS[data["op"]].module is not None:
             uses.setdefault(data["scope"], []).append(node)
 
     leaves: dict[str, nn.Module] = {}
@@ -95,11 +94,12 @@ def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
     with torch.device("meta"):
         for node, data in graph.nodes(data=True):
             op = data["op"]
+            rule = OPS[op]
             scope = data["scope"]
-            if op in MODULES and scope not in leaves:
+            if rule.module is not None and scope not in leaves:
                 in_shape = graph.nodes[data["inputs"][0]]["shape"]
                 inplace = _inplace_ok(graph, uses[scope], checkpointed)
-                leaves[scope] = MODULES[op](data["params"], inplace, in_shape)
+                leaves[scope] = rule.module(data["params"], inplace, in_shape)
             region = checkpointed.get(node)
             if region is not None:  # one call computes the whole region, at its last op
                 if node == region.nodes[-1]:
@@ -110,20 +110,20 @@ def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
             args = [env[i] for i in data["inputs"]]
             if op == "input":
                 env[node] = fx_graph.placeholder("x")
-            elif op in MODULES:
+            elif rule.module is not None:
                 env[node] = fx_graph.call_module(scope, tuple(args))
-            elif op in ("add", "merge"):
-                # In place like torchvision's `out += identity` when nothing else reads it,
-                # and when it is no activation's output: ReLU, sigmoid and tanh keep their
-                # output for backward, so it must not change.
+            elif rule.call is not None:
+                # A sum is in place like torchvision's `out += identity` when nothing else
+                # reads its first operand, and when that is no activation's output: ReLU,
+                # sigmoid and tanh keep their output for backward, so it must not change.
                 main = data["inputs"][0]
-                in_place = _may_overwrite(graph, main, node) and graph.nodes[main]["op"] != "act"
-                fn = operator.iadd if in_place else operator.add
-                env[node] = fx_graph.call_function(fn, tuple(args))
-            elif op == "concat":
-                env[node] = fx_graph.call_function(torch.cat, (args,), {"dim": 1})
-            elif op == "flatten":
-                env[node] = fx_graph.call_function(torch.flatten, (args[0], 1))
+                in_place = (
+                    op in ("add", "merge")
+                    and _may_overwrite(graph, main, node)
+                    and graph.nodes[main]["op"] != "act"
+                )
+                fn, call_args, kwargs = rule.call(data["params"], args, in_place)
+                env[node] = fx_graph.call_function(fn, call_args, kwargs)
             else:
                 raise GraphError(f"no torch lowering for op {op!r}", scope=data["scope"])
             # Which IR node an fx node computes, for backends that read the fx graph
@@ -282,7 +282,8 @@ def _initialize(model: nn.Module, graph: nx.DiGraph, seed: int | None) -> None:
         if seed is not None:
             torch.manual_seed(seed)
         for node, data, in_shape in order:
-            if data["op"] not in MODULES or data["call"]:
+            rule = OPS[data["op"]]
+            if rule.module is None or data["call"]:
                 continue
             if node in graph:
                 module = model.get_submodule(data["scope"])
@@ -290,19 +291,6 @@ def _initialize(model: nn.Module, graph: nx.DiGraph, seed: int | None) -> None:
                 continue
             else:  # made on meta: a constructor's own init would draw numbers too
                 with torch.device("meta"):
-                    module = MODULES[data["op"]](data["params"], False, in_shape)
+                    module = rule.module(data["params"], False, in_shape)
                 module = module.to_empty(device="cpu")
-            zero = data.get("init") == "zero"
-            if isinstance(module, nn.Conv2d):
-                if zero:
-                    nn.init.zeros_(module.weight)
-                else:
-                    nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                if module.bias is not None:  # gates start with a set bias (gate_bias)
-                    nn.init.constant_(module.bias, data["params"].get("bias_init", 0.0))
-            elif isinstance(module, nn.BatchNorm2d):
-                module.reset_running_stats()
-                nn.init.constant_(module.weight, 0.0 if zero else 1.0)
-                nn.init.zeros_(module.bias)
-            elif hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+            rule.init(module, data["params"], data.get("init") == "zero")

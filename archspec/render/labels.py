@@ -1,8 +1,8 @@
 """Short human text for an op of the graph IR: ``conv 3×3/2, 128``, ``batch norm``.
 
-Ops this module knows get a compact description; any other op (a block type's own
-primitive) is shown by its name and its scalar parameters, so a new op is readable in
-a diagram without a change here.
+Each op's label is its op table entry's (archspec/graph/ops/); an op whose parameters
+do not fit its label is shown by its name and its scalar parameters, so a diagram never
+fails on a label.
 
 Example::
 
@@ -12,49 +12,14 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from archspec.graph.ops import OPS, conv_text
+
+__all__ = ["conv_text", "op_text", "shape_text"]
+
 Params = dict[str, Any]
-
-
-def _stride(p: Params) -> str:
-    return f"/{p['stride']}" if p.get("stride", 1) != 1 else ""
-
-
-def _conv(p: Params) -> str:
-    k = p["kernel"]
-    groups = f", groups {p['groups']}" if p.get("groups", 1) != 1 else ""
-    return f"conv {k}×{k}{_stride(p)}, {p['out_channels']}{groups}"
-
-
-def conv_text(p: Params) -> str:
-    """A conv in a few characters: ``3×3/2 128``."""
-    k = p["kernel"]
-    groups = f" g{p['groups']}" if p.get("groups", 1) != 1 else ""
-    return f"{k}×{k}{_stride(p)} {p['out_channels']}{groups}"
-
-
-def _pool(p: Params) -> str:
-    k = p["kernel"]
-    return f"{p['kind']} pool {k}×{k}{_stride(p)}"
-
-
-_TEXT: dict[str, Callable[[Params], str]] = {
-    "conv": _conv,
-    "norm": lambda p: f"{p['kind']} norm",
-    "act": lambda p: str(p["kind"]),
-    "pool": _pool,
-    "global_pool": lambda p: f"global {p['kind']} pool",
-    "linear": lambda p: f"linear {p['in_features']}→{p['out_features']}",
-    "dropout": lambda p: f"dropout {p['p']:g}",
-    "flatten": lambda p: "flatten",
-    "add": lambda p: "+",
-    "merge": lambda p: "+",
-    "concat": lambda p: "concat",
-    "pad_skip": lambda p: f"pad skip{_stride(p)} → {p['out_channels']}",
-    "input": lambda p: "input",
-}
 
 
 def _scalar(value: Any) -> bool:
@@ -63,11 +28,11 @@ def _scalar(value: Any) -> bool:
 
 def op_text(op: str, params: Params) -> str:
     """One line describing an op and its settings."""
-    known = _TEXT.get(op)
+    known = OPS.get(op)
     if known is not None:
         try:
-            return known(params)
-        except (KeyError, TypeError):
+            return known.label(params)
+        except (KeyError, TypeError, ValueError):
             pass  # a known op with other parameters than expected: fall back below
     shown = [f"{k}={v}" for k, v in sorted(params.items()) if _scalar(v) and v is not None][:3]
     return f"{op} {', '.join(shown)}".strip()

@@ -1,4 +1,5 @@
-"""How diagrams look: Graphviz attributes per op, per edge kind and per block type.
+"""How diagrams look: Graphviz attributes per edge kind and per block type (an op's own
+look is in its op table entry).
 
 Every lookup has a fallback, so an op, skip kind or block type added later is drawn
 plainly but correctly before anyone picks a colour for it.
@@ -7,6 +8,8 @@ plainly but correctly before anyone picks a colour for it.
 from __future__ import annotations
 
 import zlib
+
+from archspec.graph.ops import OPS
 
 Attrs = dict[str, str]
 
@@ -27,24 +30,7 @@ CLUSTER: Attrs = {"style": "rounded", "color": "#bbbbbb", "fontsize": "10", "fon
 
 _BOX = {"shape": "box", "style": "filled"}
 _ROUNDED = {"shape": "box", "style": "rounded,filled"}
-_MERGE = {"shape": "circle", "style": "filled", "width": "0.3", "fixedsize": "true"}
 
-OPS: dict[str, Attrs] = {
-    "input": {**_ROUNDED, "fillcolor": "#eeeeee"},
-    "conv": {**_BOX, "fillcolor": "#cfe2f3"},
-    "linear": {**_BOX, "fillcolor": "#d9d2e9"},
-    "norm": {**_BOX, "fillcolor": "#fff2cc"},
-    "act": {**_ROUNDED, "fillcolor": "#d9ead3"},
-    "pool": {**_BOX, "fillcolor": "#fce5cd"},
-    "global_pool": {**_BOX, "fillcolor": "#fce5cd"},
-    "flatten": {**_ROUNDED, "fillcolor": "#eeeeee"},
-    "dropout": {**_ROUNDED, "fillcolor": "#eeeeee"},
-    "pad_skip": {**_BOX, "fillcolor": "#f9cb9c"},
-    "add": {**_MERGE, "fillcolor": "#ffffff"},
-    "merge": {**_MERGE, "fillcolor": "#ffffff"},
-    "mul": {**_MERGE, "fillcolor": "#ffffff"},
-    "concat": {**_MERGE, "fillcolor": "#d9ead3", "width": "0.45"},
-}
 OP_FALLBACK: Attrs = {**_BOX, "fillcolor": "#ffffff"}
 
 # Skip connections by kind; "main" and "gate" are the other edge roles.
@@ -66,7 +52,9 @@ _BLOCK_COLOURS = ("#cfe2f3", "#d9ead3", "#fff2cc", "#fce5cd", "#d9d2e9", "#f4ccc
 
 
 def op_attrs(op: str) -> Attrs:
-    return dict(OPS.get(op, OP_FALLBACK))
+    """An op's look: its op table entry's style (archspec/graph/ops/)."""
+    found = OPS.get(op)
+    return dict(found.style if found is not None else OP_FALLBACK)
 
 
 def edge_attrs(kind: str) -> Attrs:

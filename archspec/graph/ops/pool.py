@@ -1,0 +1,84 @@
+"""Pooling at any rank: windowed max/avg pools and the global pool before a head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from archspec.graph.ops.base import (
+    Op,
+    Params,
+    Shape,
+    axes_text,
+    ceil_out_size,
+    check_stride,
+    feature_map,
+    nd,
+    out_size,
+    per_axis,
+    sized,
+    square,
+    stride_text,
+)
+
+_STYLE = {"shape": "box", "style": "filled", "fillcolor": "#fce5cd"}
+
+
+def _shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    c, sizes = feature_map(ins[0], "pool")
+    rank = len(sizes)
+    kernel, stride, padding = (per_axis(p[k], rank, k) for k in ("kernel", "stride", "padding"))
+    check_stride(sizes, stride, "pool")
+    rule = ceil_out_size if p.get("ceil") else out_size
+    return sized((c, *map(rule, sizes, kernel, stride, padding)), "pool", "downsampling")
+
+
+def _class(p: Params) -> str:
+    return "MaxPool" if p["kind"] == "max" else "AvgPool"
+
+
+def _module(p: Params, inplace: bool, in_shape: Shape) -> Any:
+    # ceil: a window cut by the border still makes an output (ResNet-D's pooled skip on
+    # odd sizes), so the pool matches the strided conv beside it.
+    return nd(_class(p), in_shape)(
+        square(p["kernel"]),
+        stride=square(p["stride"]),
+        padding=square(p["padding"]),
+        ceil_mode=bool(p.get("ceil", False)),
+    )
+
+
+def _source(p: Params, in_shape: Shape, args: Sequence[str], inplace: bool) -> str:
+    parts = [f"kernel_size={square(p['kernel'])}", f"stride={square(p['stride'])}"]
+    if square(p["padding"]) != 0:
+        parts.append(f"padding={square(p['padding'])}")
+    if p.get("ceil"):
+        parts.append("ceil_mode=True")
+    return f"nn.{_class(p)}{len(in_shape) - 1}d({', '.join(parts)})"
+
+
+POOL = Op(
+    shape=_shape,
+    module=_module,
+    source=_source,
+    label=lambda p: f"{p['kind']} pool {axes_text(p['kernel'])}{stride_text(p)}",
+    style=_STYLE,
+)
+
+
+def _global_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    c, sizes = feature_map(ins[0], "global pool")
+    return (c, *(1 for _ in sizes))
+
+
+def _global_class(p: Params) -> str:
+    return "AdaptiveAvgPool" if p["kind"] == "avg" else "AdaptiveMaxPool"
+
+
+GLOBAL_POOL = Op(
+    shape=_global_shape,
+    module=lambda p, inplace, s: nd(_global_class(p), s)(1),
+    source=lambda p, s, args, inplace: f"nn.{_global_class(p)}{len(s) - 1}d(1)",
+    label=lambda p: f"global {p['kind']} pool",
+    style=_STYLE,
+)

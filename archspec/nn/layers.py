@@ -1,0 +1,82 @@
+"""Layers torch.nn lacks: the pad skip, the gate of highway and sparse skips, the
+channel scale of squeeze-excitation, and stochastic depth. Every one works at any rank."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class PadShortcut(nn.Module):
+    """He et al. 2015 option A skip: keep every ``stride``-th pixel, then zero-pad the
+    channels up to ``out_channels`` (split evenly before and after). No parameters."""
+
+    def __init__(self, stride: int, pad_before: int, pad_after: int) -> None:
+        super().__init__()
+        self.stride = stride
+        self.pad_before = pad_before
+        self.pad_after = pad_after
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spatial = x.dim() - 2  # any rank: (N, C, L), (N, C, H, W), (N, C, D, H, W)
+        if self.stride > 1:
+            x = x[(slice(None), slice(None)) + (slice(None, None, self.stride),) * spatial]
+        return F.pad(x, (0, 0) * spatial + (self.pad_before, self.pad_after))
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, pad=({self.pad_before}, {self.pad_after})"
+
+
+class Gate(nn.Module):
+    """``T·v``, or ``(1 − T)·v`` with ``complement``: one side of a gated merge.
+
+    With a ``threshold`` (sparse skips) the forward uses the hard gate, 1 where
+    T > threshold and 0 elsewhere, while the gradient is the soft gate's (a straight-
+    through estimate), so both the gate and the gated branch keep learning while the
+    forward pass only ever takes or drops a branch whole."""
+
+    def __init__(self, complement: bool, threshold: float | None) -> None:
+        super().__init__()
+        self.complement = complement
+        self.threshold = threshold
+
+    def forward(self, gate: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        soft = 1.0 - gate if self.complement else gate
+        if self.threshold is None:
+            return soft * value
+        hard = (gate > self.threshold).to(gate.dtype)
+        if self.complement:
+            hard = 1.0 - hard
+        out = soft * value
+        return out + (hard * value - out).detach()
+
+    def extra_repr(self) -> str:
+        side = "1 - T" if self.complement else "T"
+        return side if self.threshold is None else f"{side}, threshold={self.threshold}"
+
+
+class Scale(nn.Module):
+    """``x · s`` for per-channel weights ``s`` of shape (N, C, 1, ...) (squeeze-excitation)."""
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return x * s
+
+
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al. 2016): in training, zero each sample with
+    probability ``p`` and scale the kept ones by 1/(1 − p); in eval, the identity."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device)
+        return x * mask.bernoulli_(keep).div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:.4g}"
