@@ -237,7 +237,7 @@ def emit_python(spec: SpecLike, overrides: Overrides = None) -> str:
 
         Path("resnet50_model.py").write_text(archspec.emit_python("resnet50"))
     """
-    from archspec.codegen.emit_python import emit_python as _emit
+    from archspec.codegen.emit import emit_python as _emit
 
     loaded = load(spec, overrides)
     return _emit(_lowered(loaded, spec, overrides), spec_yaml=loaded.to_yaml())
