@@ -6,6 +6,7 @@ to the browser (no background or component updates, no QUIC, a fresh profile).""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
@@ -36,10 +37,20 @@ def install_chromium() -> str | None:
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
         return "no /usr/bin/chromium, and apt-get is not usable here (not Debian, or not root)"
+    # pytest-xdist workers each ask at once: one installs, the others wait for it.
+    with open(Path(tempfile.gettempdir()) / "archspec-chromium-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if CHROMIUM.exists() and CHROMEDRIVER.exists():
+            return None
+        return _apt_install(apt)
+
+
+def _apt_install(apt: str) -> str | None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    wait = ["-o", "DPkg::Lock::Timeout=300"]  # another apt-get may hold the lock a while
     for args in (["update", "-q"], ["install", "-y", "-q", "chromium", "chromium-driver"]):
         proc = subprocess.run(
-            [apt, *args], capture_output=True, text=True, env=env, timeout=900, check=False
+            [apt, *wait, *args], capture_output=True, text=True, env=env, timeout=900, check=False
         )
         if proc.returncode != 0:
             return f"apt-get {args[0]} failed: {proc.stderr.strip()[-300:]}"
@@ -100,7 +111,9 @@ def mermaid_js() -> Path | str:
             if member is None:
                 return f"{MERMAID} has no dist/mermaid.min.js"
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".part")
-            partial.write_bytes(member.read())
-            partial.replace(target)
+            # A name of its own, then a rename: parallel workers never see half a file.
+            fd, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")
+            with os.fdopen(fd, "wb") as file:
+                file.write(member.read())
+            os.replace(partial, target)
     return target

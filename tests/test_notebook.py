@@ -136,3 +136,32 @@ def test_import_archspec_loads_no_display_code() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_notebooks_page_examples_run(tmp_path) -> None:
+    """docs/notebooks.md: each Python block runs as written in a fresh interpreter, and
+    each shell block's archspec commands run and write what they say."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "notebooks.md").read_text()
+    blocks = re.findall(r"```(python|sh)\n(.*?)```", page, re.S)
+    assert len(blocks) >= 5
+    for lang, code in blocks:
+        commands = (
+            [[sys.executable, "-c", code]]
+            if lang == "python"
+            else [
+                [sys.executable, "-m", "archspec.cli", *line.split("#")[0].split()[1:]]
+                for line in code.splitlines()
+                if line.startswith("archspec ")
+            ]
+        )
+        for command in commands:
+            proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+            assert proc.returncode == 0, (code, proc.stderr[-2000:])
+    written = {p.name for p in tmp_path.iterdir()}
+    assert {"resnet50.html", "resnet56.html", "resnet50.mmd", "resnet50_blocks.mmd"} <= written
