@@ -163,6 +163,14 @@ def test_viewer_in_chromium(browser, tmp_path: Path) -> None:
     assert count(browser, "#layer g.node") == len(layer2) + len(ends(graph, layer2))
     assert count(browser, "#layer g.cluster") == 1 + 3  # the stage and its blocks
 
+    # At stage detail, a stage's node expands it the same way.
+    browser.find_element(By.ID, "level-stage").click()
+    assert count(browser, "#layer g.node") == len(build_view(graph, "stage").nodes)
+    browser.find_element(
+        By.XPATH, "//*[local-name()='g'][contains(@class, 'node')][contains(., 'layer3: ')]"
+    ).click()
+    assert text_of(browser, "#crumbs") == "stage detail › layer3"
+
     # Search a module path: the op is found in its stage, highlighted, and its tooltip
     # gives its shapes and numbers as archspec has them.
     search = browser.find_element(By.ID, "search")
@@ -206,3 +214,32 @@ def test_hostile_strings_stay_text_in_chromium(browser, tmp_path: Path) -> None:
     assert text_of(browser, "#name") == HOSTILE
     assert count(browser, "#layer img, #layer script, #layer foreignObject") == 0
     assert browser.title == HOSTILE + " · archspec"
+
+
+def test_every_family_loads_in_chromium(browser, tmp_path: Path) -> None:
+    """A backbone (feature outputs), dense connectivity and gated skips: each page loads
+    without an error and draws its block view and every part."""
+    backbone = archspec.load("resnet18").override({"features": True})
+    for name, spec in [
+        ("backbone", backbone),
+        ("dense", "densenet_bc100_12"),
+        ("gated", "highway20"),
+    ]:
+        out = archspec.render(spec, tmp_path / f"{name}.html")
+        load(browser, out)
+        assert count(browser, "#layer g.node") == len(
+            build_view(archspec.lower(spec), "block").nodes
+        )
+        # Every drawing the page holds parses as SVG in the browser, with a node per
+        # entry of its tooltip data.
+        broken = browser.execute_script(
+            "const d = JSON.parse(document.getElementById('archspec-data').textContent);"
+            "return d.views.map((v, i) => {"
+            "  const doc = new DOMParser().parseFromString(v.svg, 'image/svg+xml');"
+            "  const ids = [...doc.querySelectorAll('g.node')].map((g) => g.id);"
+            "  return doc.querySelector('parsererror') || !ids.every((id) => d.nodes[id])"
+            "    ? i : null; }).filter((i) => i !== null)"
+        )
+        assert broken == []
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
