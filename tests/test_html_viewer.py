@@ -12,6 +12,8 @@ from pathlib import Path
 import networkx as nx
 import pytest
 from cli_helpers import archspec_cli
+from hypothesis import given
+from hypothesis import strategies as st
 
 import archspec
 from archspec.graph.stats import graph_stats, node_cost
@@ -73,6 +75,12 @@ def test_script_json_cannot_close_the_script() -> None:
     assert json.loads(text) == {"a": HOSTILE, "b": "<!-- -->"}
 
 
+@given(st.recursive(st.text(), lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner)))
+def test_script_json_of_anything(value: object) -> None:
+    text = script_json(value)
+    assert not set(text) & set("<>&") and json.loads(text) == value
+
+
 def test_big_units_are_cut_at_a_block(monkeypatch: pytest.MonkeyPatch) -> None:
     from archspec.render import html
 
@@ -80,6 +88,9 @@ def test_big_units_are_cut_at_a_block(monkeypatch: pytest.MonkeyPatch) -> None:
     graph = archspec.lower("resnet56")
     data = page_data(graph)
     assert data["levels"]["layer"] is None  # too large: expand a stage instead
+    asked = page_data(graph, "layer")
+    assert asked["start"] == asked["levels"]["block"]
+    assert "too many to draw whole" in asked["views"][asked["start"]]["note"]
     cut = [v for v in data["views"] if v["note"].startswith("showing the first")]
     assert {v["title"] for v in cut} >= {"layer1", "layer2", "layer3"}
     for view in data["views"][2:]:

@@ -237,12 +237,19 @@ def page_data(graph: nx.DiGraph, detail: str = "block") -> dict[str, Any]:
         page.index.extend((b, vi, "") for b in dict.fromkeys(blocks))
         page.index.append((part, vi, ""))
     page.index.sort(key=lambda e: e[0])
+    start = levels[detail]
+    if start is None:  # layer detail asked of a network too large to draw whole
+        start = levels["block"]
+        page.views[start]["note"] = (
+            f"{len(full.nodes):,} ops are too many to draw whole at layer detail: click a "
+            "stage or a run of blocks to see its layers"
+        )
     return {
         "name": graph.graph["name"],
         "subtitle": build_view(graph, "stage").subtitle.rsplit(" · ", 1)[0],
         "views": page.views,
         "levels": levels,
-        "start": levels[detail] if levels[detail] is not None else levels["block"],
+        "start": start,
         "nodes": page.nodes,
         "clusters": {k: v for k, v in page.clusters.items() if "expand" in v},
         "index": page.index,
