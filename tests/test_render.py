@@ -16,7 +16,8 @@ import archspec
 from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
 from archspec.errors import ArchSpecError
-from archspec.render import DETAILS, FORMATS, build_view, render_graph, style
+from archspec.render import DETAILS, build_view, render_graph, style
+from archspec.render import GRAPHVIZ_FORMATS as FORMATS
 from archspec.render.collapse import block_runs
 from archspec.render.labels import op_text
 from archspec.spec.load import from_data

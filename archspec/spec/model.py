@@ -342,6 +342,13 @@ class ArchSpec(Strict, metaclass=_Constructed):
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str] | None:
+        """In a notebook: the name, totals, per-stage table and block diagram (HTML), and
+        the diagram alone (SVG); None (the plain repr) if anything fails."""
+        from archspec.render.notebook import never_raise, spec_bundle
+
+        return never_raise(lambda: spec_bundle(self))
+
 
 # The width a named stem gets when none is written: graph/lower.py builds it from here.
 NAMED_STEM_WIDTH = {"imagenet": 64, "deep": 64, "cifar": 16}
