@@ -19,10 +19,17 @@ class PadShortcut(nn.Module):
         self.pad_after = pad_after
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spatial = x.dim() - 2  # any rank: (N, C, L), (N, C, H, W), (N, C, D, H, W)
-        if self.stride > 1:
-            x = x[(slice(None), slice(None)) + (slice(None, None, self.stride),) * spatial]
-        return F.pad(x, (0, 0) * spatial + (self.pad_before, self.pad_after))
+        # Any rank: (N, C, L), (N, C, H, W), (N, C, D, H, W), spelled out per rank so
+        # TorchScript compiles it.
+        s = self.stride
+        if s > 1:
+            if x.dim() == 3:
+                x = x[:, :, ::s]
+            elif x.dim() == 4:
+                x = x[:, :, ::s, ::s]
+            else:
+                x = x[:, :, ::s, ::s, ::s]
+        return F.pad(x, [0, 0] * (x.dim() - 2) + [self.pad_before, self.pad_after])
 
     def extra_repr(self) -> str:
         return f"stride={self.stride}, pad=({self.pad_before}, {self.pad_after})"
