@@ -27,7 +27,13 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from archspec.blocks import BlockConfig, blocks, get
-from archspec.blocks.base import Act, Norm, SpecModel
+from archspec.blocks.base import (
+    ActField,
+    NormField,
+    NormSetting,
+    SpecModel,
+    norm_groups,
+)
 from archspec.spec.frozen import freeze
 from archspec.spec.limits import (
     MAX_CHANNELS,
@@ -88,6 +94,9 @@ class NamedStem(Strict):
     norm, act, then the pool. cifar: one 3x3 conv, norm, act. none: nothing."""
     width: _int(1, MAX_CHANNELS) | None = None
     "Output channels (default 64 for imagenet and deep, 16 for cifar)."
+    norm: NormField | None = None
+    """The stem's norm (as a stage's `norm` takes it); default: the first stage's norm,
+    so `defaults: {norm: group}` makes the whole network group-normed."""
 
 
 class ConvLayer(Strict):
@@ -106,13 +115,14 @@ class ConvLayer(Strict):
 
 
 class NormLayer(Strict):
-    norm: Norm
-    "Normalization: batch (BatchNorm2d), or none."
+    norm: NormField
+    """Normalization, as a stage's `norm` takes it: batch | group | layer | instance |
+    frozen_batch | none, or {kind: group, groups: 16}."""
 
 
 class ActLayer(Strict):
-    act: Act
-    "Activation function."
+    act: ActField
+    "Activation, as a stage's `act` takes it: a name, or {kind: leaky_relu, slope: 0.2}."
 
 
 class PoolLayer(Strict):
@@ -238,6 +248,11 @@ class ArchSpec(Strict, metaclass=_Constructed):
     last one after the final norm, where there is one), as timm's features_only; a list
     of module paths (relu, layer3, layer3.5, layer2.0.conv1): those modules' outputs, in
     that order. Only what the outputs need is built and counted."""
+    output_stride: _int(1, 1 << 20) | None = None
+    """The network's largest reduction of the input (timm's and DeepLab's output_stride):
+    each stage whose stride would take it further trades that stride for dilation, as
+    `dilate: true` does, so `output_stride: 8` on resnet50 is torchvision's
+    replace_stride_with_dilation=[False, True, True]; none: every stride is kept."""
 
     _blocks: tuple[BlockConfig, ...] = PrivateAttr(default=())
 
@@ -251,6 +266,11 @@ class ArchSpec(Strict, metaclass=_Constructed):
                 resolved.append(cfg)
         if not errors and sum(c.depth for c in resolved) > MAX_TOTAL_BLOCKS:
             errors.append(_error(("stages",), f"more than {MAX_TOTAL_BLOCKS} blocks in all", None))
+        if not errors:
+            resolved = _apply_output_stride(self, resolved, errors)
+        if not errors:
+            _check_dilation(self, resolved, errors)
+            _check_norm_groups(self, resolved, errors)
         if errors:
             raise ValidationError.from_exception_data("ArchSpec", errors)
         self._blocks = tuple(resolved)
@@ -282,9 +302,11 @@ class ArchSpec(Strict, metaclass=_Constructed):
     @property
     def stem_spec(self) -> NamedStem | tuple[ConvLayer | NormLayer | ActLayer | PoolLayer, ...]:
         """The stem, a bare name expanded to :class:`NamedStem`."""
-        if isinstance(self.stem, str):
-            return NamedStem(type=self.stem)
-        return self.stem
+        stem = NamedStem(type=self.stem) if isinstance(self.stem, str) else self.stem
+        if isinstance(stem, NamedStem) and stem.norm is None and self._blocks:
+            # A named stem normalizes as the network's first stage does.
+            return stem.model_copy(update={"norm": self._blocks[0].norm})
+        return stem
 
     def override(self, overrides: Mapping[str, Any] | Sequence[str]) -> ArchSpec:
         """A new, re-validated spec with dotted-path overrides applied; self is unchanged.
@@ -352,7 +374,10 @@ def _stem_identity(stem: NamedStem | tuple[Any, ...]) -> Any:
     if isinstance(stem, NamedStem):
         if stem.type == "none":
             return {"type": "none"}
-        return {"type": stem.type, "width": stem.width or NAMED_STEM_WIDTH[stem.type]}
+        out = {"type": stem.type, "width": stem.width or NAMED_STEM_WIDTH[stem.type]}
+        if stem.norm not in (None, "batch"):  # only where not batch, so old ids stay
+            out["norm"] = _dumped(stem.norm)
+        return out
     layers = []
     for layer in stem:
         data = layer.model_dump(mode="json", exclude_defaults=True)
@@ -362,6 +387,142 @@ def _stem_identity(stem: NamedStem | tuple[Any, ...]) -> Any:
             data.pop("stride", None)
         layers.append(data)
     return layers
+
+
+def _dumped(value: Any) -> Any:
+    return value.model_dump(mode="json", exclude_defaults=True) if hasattr(value, "kind") else value
+
+
+def _written_at(spec: ArchSpec, i: int, key: str) -> tuple[str | int, ...]:
+    """Where stage ``i``'s setting ``key`` is written: the stage, or the defaults."""
+    if key in spec.stages[i] or key not in spec.defaults:
+        return ("stages", i, key)
+    return ("defaults", key)
+
+
+def _stride_of(value: Any) -> int:
+    # A stride is one number, or (where ranks allow) one per axis: the largest counts.
+    return max(value) if isinstance(value, list | tuple) else int(value)
+
+
+def _stem_reduction(stem: NamedStem | tuple[Any, ...]) -> int:
+    if isinstance(stem, NamedStem):
+        return 4 if stem.type in ("imagenet", "deep") else 1
+    reduction = 1
+    for layer in stem:
+        if isinstance(layer, ConvLayer):
+            reduction *= _stride_of(layer.stride)
+        elif isinstance(layer, PoolLayer):
+            reduction *= _stride_of(layer.stride or layer.kernel)
+    return reduction
+
+
+def _apply_output_stride(
+    spec: ArchSpec, resolved: list[BlockConfig], errors: list[InitErrorDetails]
+) -> list[BlockConfig]:
+    """The stages, those past ``output_stride`` set to trade their stride for dilation
+    (timm's rule: a stage dilates once the reduction has reached output_stride)."""
+    if spec.output_stride is None:
+        return resolved
+    reduction = _stem_reduction(spec.stem_spec)
+    if reduction > spec.output_stride:
+        message = (
+            f"output_stride {spec.output_stride} is less than the stem's reduction "
+            f"{reduction}: only the stages' strides can trade for dilation"
+        )
+        errors.append(_error(("output_stride",), message, spec.output_stride))
+        return resolved
+    out = []
+    for cfg in resolved:
+        stride = _stride_of(cfg.stride)
+        if stride > 1 and reduction * stride > spec.output_stride:
+            cfg = cfg.model_copy(update={"dilate": True})
+        elif not cfg.dilate:
+            reduction *= stride
+        out.append(cfg)
+    return out
+
+
+def _check_dilation(
+    spec: ArchSpec, resolved: list[BlockConfig], errors: list[InitErrorDetails]
+) -> None:
+    dilated = False
+    for i, cfg in enumerate(resolved):
+        takes = type(cfg).takes_dilation
+        if cfg.dilate and not takes:
+            where = (
+                _written_at(spec, i, "dilate")
+                if "dilate" in {**spec.defaults, **spec.stages[i]}
+                else ("output_stride",)
+            )
+            message = (
+                f"block {cfg.block!r} cannot trade its stride for dilation (stage {i + 1}): "
+                "its convs do not dilate"
+            )
+            errors.append(_error(where, message, True))
+        elif dilated and not takes:
+            message = (
+                f"block {cfg.block!r} cannot follow a dilated stage (stage {i + 1}): its "
+                "convs do not carry the dilation on"
+            )
+            errors.append(_error(_written_at(spec, i, "block"), message, cfg.block))
+        dilated = dilated or (cfg.dilate and _stride_of(cfg.stride) > 1)
+
+
+def _groups_message(groups: int, what: str, channels: int) -> str:
+    return (
+        f"group norm of {groups} groups: {what} has {channels} channels, which do not "
+        f"divide into {groups} groups"
+    )
+
+
+def _norm_at(loc: tuple[str | int, ...], norm: Any) -> tuple[str | int, ...]:
+    # A written group count is the field to change; else the norm itself (32 implied).
+    return (*loc, "groups") if isinstance(norm, NormSetting) else loc
+
+
+def _check_norm_groups(
+    spec: ArchSpec, resolved: list[BlockConfig], errors: list[InitErrorDetails]
+) -> None:
+    """Group norms whose channels the spec alone decides (the stem's, the block
+    configs'); the rest the lowering checks, naming the block."""
+    for i, cfg in enumerate(resolved):
+        groups = norm_groups(cfg.norm)
+        if groups is None:
+            continue
+        for what, channels in cfg.normed_channels().items():
+            if channels % groups:
+                loc = _norm_at(_written_at(spec, i, "norm"), cfg.norm)
+                errors.append(_error(loc, _groups_message(groups, what, channels), channels))
+                break
+    stem = spec.stem
+    if isinstance(stem, NamedStem | str):
+        named = NamedStem(type=stem) if isinstance(stem, str) else stem
+        norm = named.norm if named.norm is not None else (resolved[0].norm if resolved else None)
+        groups = norm_groups(norm) if norm is not None and named.type != "none" else None
+        width = named.width or NAMED_STEM_WIDTH.get(named.type, 0)
+        checks = [(width, "the stem's conv")]
+        if named.type == "deep":
+            checks.append((max(width // 2, 1), "the stem's first two convs"))
+        for channels, what in checks:
+            if groups is not None and channels % groups:
+                if named.norm is not None:
+                    loc = _norm_at(("stem", "norm"), named.norm)
+                else:
+                    loc = _norm_at(_written_at(spec, 0, "norm"), norm)
+                errors.append(_error(loc, _groups_message(groups, what, channels), channels))
+                break
+        return
+    channels = spec.input.channels
+    for k, layer in enumerate(stem):
+        if isinstance(layer, ConvLayer):
+            channels = layer.conv
+        elif isinstance(layer, NormLayer):
+            groups = norm_groups(layer.norm)
+            if groups is not None and channels % groups:
+                what = f"stem layer {k + 1}'s input"
+                loc = _norm_at(("stem", k, "norm"), layer.norm)
+                errors.append(_error(loc, _groups_message(groups, what, channels), channels))
 
 
 class _Dumper(yaml.SafeDumper):
