@@ -277,3 +277,27 @@ def test_settings_of_another_kind_are_refused() -> None:
     assert err.path[:2] == ("defaults", "act") and "leaky_relu" in str(err)
     err = _error(tiny_spec("basic", extra={"norm": "batchnorm"}))
     assert err.path[:2] == ("defaults", "norm")
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"norm": SETTING.get(k, k)} for k in sorted(NORMS)]
+    + [{"act": ACT_SETTING.get(k, k), "output_stride": 2} for k in sorted(ACTS)],
+    ids=[f"norm-{k}" for k in sorted(NORMS)] + [f"act-{k}" for k in sorted(ACTS)],
+)
+def test_emitted_source_has_every_kind(settings: dict[str, Any]) -> None:
+    from test_build_outputs import run_emitted
+
+    from archspec.codegen.emit_python import emit_python
+
+    data = tiny_spec("basic", extra={k: v for k, v in settings.items() if k != "output_stride"})
+    if "output_stride" in settings:  # and a dilated stage: the cifar stem reduces by 1
+        data["output_stride"] = settings["output_stride"]
+    spec = spec_of(data)
+    source = emit_python(archspec.lower(spec))
+    assert "import archspec" not in source and "from archspec" not in source
+    reference = archspec.build(spec, seed=1).eval()
+    model = run_emitted(source, spec, reference.state_dict())
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)

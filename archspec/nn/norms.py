@@ -19,6 +19,9 @@ class FrozenBatchNorm(nn.Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5) -> None:
         super().__init__()
+        # Constructor arguments kept under their names: emit_python writes the
+        # constructor back from them.
+        self.num_features = num_features
         self.eps = eps
         self.register_buffer("weight", torch.ones(num_features))
         self.register_buffer("bias", torch.zeros(num_features))
@@ -39,7 +42,7 @@ class FrozenBatchNorm(nn.Module):
         return x * scale.reshape(shape) + shift.reshape(shape)
 
     def extra_repr(self) -> str:
-        return f"{self.weight.shape[0]}, eps={self.eps}"
+        return f"{self.num_features}, eps={self.eps}"
 
 
 class ChannelLayerNorm(nn.LayerNorm):
@@ -49,6 +52,7 @@ class ChannelLayerNorm(nn.LayerNorm):
 
     def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
         super().__init__(num_channels, eps=eps)
+        self.num_channels = num_channels  # emit_python reads the constructor's arguments
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.layer_norm(x.movedim(1, -1), self.normalized_shape, self.weight, self.bias, self.eps)

@@ -126,7 +126,8 @@ def check_norm_groups(
         for what, channels in cfg.normed_channels().items():
             if channels % groups:
                 loc = _norm_at(_written_at(spec, i, "norm"), cfg.norm)
-                errors.append(_error(loc, _groups_message(groups, what, channels), channels))
+                message = f"{_groups_message(groups, what, channels)} (stage {i + 1})"
+                errors.append(_error(loc, message, channels))
                 break
     stem = spec.stem
     if isinstance(stem, NamedStem | str):
