@@ -8,6 +8,7 @@ kind or block type is covered without a test written for it."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, get_args
 
 import pytest
@@ -94,6 +95,10 @@ def test_every_norm_works_at_every_rank(kind: str, rank: int) -> None:
     rule.init(module, p, False)
     module.train()
     assert module(x).shape == x.shape == (3, *rule.shape(p, [shape]))
+    with warnings.catch_warnings():  # TorchScript is deprecated, still used
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(module)
+    torch.testing.assert_close(scripted(x), module(x))
     rule.init(module, p, True)  # zero_init_last: the norm starts at zero
     assert not module(x).any()
 
