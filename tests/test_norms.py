@@ -15,6 +15,8 @@ import pytest
 import reference_libs
 import torch
 from helpers import assert_ir_shapes, block_default_skip, n_params, spec_of, tiny_spec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_block_families import forward_macs
 
 import archspec
@@ -306,3 +308,33 @@ def test_emitted_source_has_every_kind(settings: dict[str, Any]) -> None:
     x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    block=st.sampled_from(BLOCKS),
+    widths=st.lists(st.integers(1, 48), min_size=1, max_size=3),
+    stem=st.integers(1, 48),
+    groups=st.integers(1, 12),
+)
+def test_any_group_count_builds_or_is_refused_naming_it(
+    block: str, widths: list[int], stem: int, groups: int
+) -> None:
+    data = tiny_spec(block, skip=block_default_skip(block))
+    data["defaults"]["norm"] = {"kind": "group", "groups": groups}
+    data["stem"] = {"type": "cifar", "width": stem}
+    data["stages"] = [{"depth": 2, "width": w} for w in widths]
+    if block == "resnext":
+        data["defaults"]["base_width"] = None
+        data["defaults"]["groups"] = 1
+    try:
+        graph = archspec.lower(spec_of(data))
+    except (SpecError, GraphError) as err:
+        assert f"{groups} groups" in str(err), err
+        return
+    for _, d in graph.nodes(data=True):
+        if d["op"] == "norm":
+            assert d["params"]["channels"] % groups == 0, d["scope"]
+    assert archspec.stats(spec_of(data)).params == n_params(
+        archspec.build(spec_of(data), device="meta")
+    )
