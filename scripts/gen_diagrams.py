@@ -1,5 +1,6 @@
-"""Regenerate the diagrams the command docs show (docs/diagrams/*.svg), drawn by
-archspec itself: resnet50, resnet56 and densenet121 at stage and block detail.
+"""Regenerate the diagrams the docs show (docs/diagrams/*.svg), drawn by archspec itself:
+resnet50, resnet56 and densenet121 at stage and block detail, and the example specs the
+pages discuss (examples/, at block detail).
 
 Run after a change to the renderer or to these presets: ``make docs`` does.
 """
@@ -10,9 +11,12 @@ from pathlib import Path
 
 import archspec
 
-DIAGRAMS = Path(__file__).resolve().parent.parent / "docs" / "diagrams"
+ROOT = Path(__file__).resolve().parent.parent
+DIAGRAMS = ROOT / "docs" / "diagrams"
 SPECS = ("resnet50", "resnet56", "densenet121")
 DETAILS = ("stage", "block")
+# name -> spec file: the examples a page shows, drawn at block detail (docs/norms.md)
+EXAMPLES = {"resnet18_gn_os8": ROOT / "examples" / "norms" / "resnet18_gn_os8.yaml"}
 
 
 def diagram_path(spec: str, detail: str) -> Path:
@@ -25,6 +29,9 @@ def main() -> None:
         for detail in DETAILS:
             path = archspec.render(spec, diagram_path(spec, detail), detail=detail)
             print(f"wrote {path.relative_to(DIAGRAMS.parent.parent)}")
+    for name, spec_file in EXAMPLES.items():
+        path = archspec.render(spec_file, diagram_path(name, "block"), detail="block")
+        print(f"wrote {path.relative_to(DIAGRAMS.parent.parent)}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,11 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
     g.total_blocks = sum(cfg.depth for cfg in spec.blocks)
     with g.section("stem"):
         x = lower_stem(g, spec.stem_spec, g.input)
+    dilation = 1  # the network's, as torchvision's ResNet.dilation
     for i, cfg in enumerate(spec.blocks):
+        previous, stride = dilation, cfg.stride
+        if cfg.dilate:  # validation refused block types that cannot dilate
+            dilation, stride = dilation * stride, 1
         block_type = get(cfg.block)
         assert block_type is not None  # validation resolved it
         with g.stage(f"layer{i + 1}", index=i, kind=cfg.block, depth=cfg.depth, config=cfg):
@@ -46,8 +50,10 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
             else:
                 for j in range(cfg.depth):
                     with g.block(str(j), x, kind=cfg.block, skip=cfg.skip, index=j) as record:
-                        x = block_type.lower(g, cfg, x, cfg.stride if j == 0 else 1)
+                        g.dilation = (previous if j == 0 else dilation, dilation)
+                        x = block_type.lower(g, cfg, x, stride if j == 0 else 1)
                         record.out_shape = x.shape
+                g.dilation = (1, 1)
             for record in g.graph.graph["blocks"][first:]:
                 record.module_class = record.module_class or block_type.module_class
     with g.section("head"):
@@ -66,20 +72,22 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
 def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
     if isinstance(stem, NamedStem):
         width = stem.width or NAMED_STEM_WIDTH.get(stem.type, 0)
+        norm = stem.norm if stem.norm is not None else "batch"
+        bias = norm == "none"  # as in the blocks: a conv no norm follows has a bias
         if stem.type == "imagenet":
-            x = g.conv(x, width, 7, stride=2, padding=3, name="conv1")
+            x = g.conv(x, width, 7, stride=2, padding=3, bias=bias, name="conv1")
         elif stem.type == "deep":  # ResNet-C: three 3x3 convs replace the 7x7
             half = max(width // 2, 1)
-            x = g.conv(x, half, 3, stride=2, name="conv1.0")
-            x = g.act(g.norm(x, "batch", name="conv1.1"), "relu", name="conv1.2")
-            x = g.conv(x, half, 3, name="conv1.3")
-            x = g.act(g.norm(x, "batch", name="conv1.4"), "relu", name="conv1.5")
-            x = g.conv(x, width, 3, name="conv1.6")
+            x = g.conv(x, half, 3, stride=2, bias=bias, name="conv1.0")
+            x = g.act(g.norm(x, norm, name="conv1.1"), "relu", name="conv1.2")
+            x = g.conv(x, half, 3, bias=bias, name="conv1.3")
+            x = g.act(g.norm(x, norm, name="conv1.4"), "relu", name="conv1.5")
+            x = g.conv(x, width, 3, bias=bias, name="conv1.6")
         elif stem.type == "cifar":
-            x = g.conv(x, width, 3, name="conv1")
+            x = g.conv(x, width, 3, bias=bias, name="conv1")
         else:
             return x
-        x = g.act(g.norm(x, "batch", name="bn1"), "relu", name="relu")
+        x = g.act(g.norm(x, norm, name="bn1"), "relu", name="relu")
         if stem.type in ("imagenet", "deep"):
             x = g.pool(x, "max", 3, 2, 1, name="maxpool")
         return x
@@ -111,7 +119,7 @@ def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
                 name=_free(g, f"{layer.pool}pool"),
             )
         else:
-            x = g.act(x, layer.act, name=layer.act)
+            x = g.act(x, layer.act, name=getattr(layer.act, "kind", layer.act))
     return x
 
 
