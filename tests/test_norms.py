@@ -295,7 +295,7 @@ def test_settings_of_another_kind_are_refused() -> None:
 def test_emitted_source_has_every_kind(settings: dict[str, Any]) -> None:
     from test_build_outputs import run_emitted
 
-    from archspec.codegen.emit_python import emit_python
+    from archspec.codegen.emit import emit_python
 
     data = tiny_spec("basic", extra={k: v for k, v in settings.items() if k != "output_stride"})
     if "output_stride" in settings:  # and a dilated stage: the cifar stem reduces by 1
