@@ -26,8 +26,8 @@ import yaml
 from torch import nn
 
 from archspec.errors import ArchSpecError, FileError, shown
-from archspec.formats.weights import read_safetensors, save_safetensors
 from archspec.files import atomic_write
+from archspec.formats.weights import read_safetensors, save_safetensors
 from archspec.spec.model import ArchSpec
 
 CONFIG = "config.json"

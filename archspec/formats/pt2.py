@@ -34,7 +34,8 @@ from archspec.errors import ArchSpecError, FileError
 from archspec.files import atomic_file, writable_target
 
 ALIGN = 64  # torch's own storage alignment, so weights can be memory-mapped
-_GRAPH_ID = re.compile(rb'(graph_id\\": )(\d+)')
+# Numbers a process hands out: fx's generated-code counter, ids of graph objects.
+_COUNTERS = (re.compile(rb'(graph_id\\": )(\d+)'), re.compile(rb"(<eval_with_key>\.)(\d+)"))
 _ADDRESS = re.compile(rb" at 0x[0-9a-f]+>")
 _DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -125,10 +126,11 @@ def _padding(offset: int, filename: str) -> bytes:
 
 def _deterministic(data: bytes) -> bytes:
     """Provenance metadata with process-specific numbers renumbered in order."""
-    ids: dict[bytes, bytes] = {}
+    for pattern in _COUNTERS:
+        ids: dict[bytes, bytes] = {}
 
-    def renumber(match: re.Match[bytes]) -> bytes:
-        number = ids.setdefault(match.group(2), str(len(ids)).encode())
-        return match.group(1) + number
+        def renumber(match: re.Match[bytes], ids: dict[bytes, bytes] = ids) -> bytes:
+            return match.group(1) + ids.setdefault(match.group(2), str(len(ids)).encode())
 
-    return _ADDRESS.sub(b">", _GRAPH_ID.sub(renumber, data))
+        data = pattern.sub(renumber, data)
+    return _ADDRESS.sub(b">", data)
