@@ -344,7 +344,16 @@ def export(
             f"{shown(str(path))}: export writes .pt2, .pt, .onnx, .safetensors or a "
             "directory (no suffix)"
         )
-    path, loaded = _output_beside(spec, overrides, path)
+    from archspec.files import refuse_overwriting, writable_target
+    from archspec.formats import outputs
+    from archspec.spec.load import load_with_files
+
+    path = check_path(path)
+    files = outputs(path)
+    for file in files:
+        writable_target(file)
+    loaded, read = load_with_files(spec, overrides)
+    refuse_overwriting(files, read)
     if model is None:
         model = build(loaded, seed=seed)
     write(check_module(model), loaded, path, seed=seed)

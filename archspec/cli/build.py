@@ -73,7 +73,10 @@ def build(
         check_seed(seed)
     except ArchSpecError as exc:
         raise fail(f"--seed: {exc}", 2) from None
-    loaded = _load_for_writing(spec, sets, [output, emit_python])
+    from archspec.formats import outputs
+
+    files = outputs(output) if output is not None else []
+    loaded = _load_for_writing(spec, sets, [*files, emit_python])
     graph = _lower(loaded, spec, sets)
     from archspec.files import atomic_write
     from archspec.graph.stats import graph_stats

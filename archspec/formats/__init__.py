@@ -42,6 +42,21 @@ def describe(path: Path) -> str | None:
     return FORMATS.get(path.suffix)
 
 
+def outputs(path: Path) -> list[Path]:
+    """The files a write to ``path`` replaces, to check before any work: ``path`` itself,
+    or for a directory (no suffix) the two files in it that exist now.
+
+    Example::
+
+        outputs(Path("resnet20"))     # [resnet20/model.safetensors, resnet20/config.json]
+    """
+    if path.suffix:
+        return [path]
+    from archspec.formats.pretrained import CONFIG, WEIGHTS
+
+    return [path / name for name in (WEIGHTS, CONFIG) if path.is_dir()]
+
+
 def write(model: nn.Module, spec: ArchSpec, path: str | Path, *, seed: int | None = None) -> str:
     """Write ``model`` (built from ``spec`` with ``seed``) to ``path`` in the format its
     suffix names; returns what it wrote (``FORMATS``). Every file is written atomically.
