@@ -13,7 +13,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import warnings
 from collections.abc import Iterator, Sequence
@@ -34,7 +33,12 @@ MAX_BYTES = 2**31 - 2**24
 
 def onnx_available() -> bool:
     """Whether the exporter's packages (onnx, onnxscript) are installed."""
-    return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxscript"))
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def output_names(model: nn.Module) -> list[str]:
