@@ -111,6 +111,7 @@ def test_onnx_full_preset(name: str, tmp_path: Path) -> None:
     check_onnx(archspec.load(name), tmp_path / f"{name}.onnx")
 
 
+@pytest.mark.slow
 def test_cli_writes_onnx(tmp_path: Path) -> None:
     out = tmp_path / "resnet20.onnx"
     proc = archspec_cli("build", "resnet20", "--seed", "0", "-o", out)
