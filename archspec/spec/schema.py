@@ -126,7 +126,11 @@ def _table(
     required: set[str] | None = None,
 ) -> str:
     rows = ["| field | type | default | bounds | meaning |", "|---|---|---|---|---|"]
-    required = set(model.get("required", [])) if required is None else required
+    required = (
+        set(model.get("required", model.get("then", {}).get("required", [])))
+        if required is None
+        else required
+    )
     for name, prop in model.get("properties", {}).items():
         if name in skip:
             continue
