@@ -6,7 +6,12 @@ it at once if its analytic MAC count (archspec.stats, no weights) is over budget
 otherwise builds it and trains it for a few steps on a small synthetic classification
 task; the objective is the loss on held-out samples of the same task.
 
-One machine, four processes sharing a journal file:
+One machine, four processes sharing a journal file in a temporary folder (removed at
+the end: nothing is written where it runs), with a progress bar of the finished trials:
+
+    python examples/optuna_study.py --trials 40 --workers 4
+
+To keep the study, give a storage: a journal file path or a database URL:
 
     python examples/optuna_study.py --storage study.log --trials 40 --workers 4
 
@@ -17,8 +22,8 @@ database URL works anywhere they can reach it (SQLite only on one machine):
     python examples/optuna_study.py --storage postgresql://user@host/optuna --workers 8
 
 Every worker stops once the study holds ``--trials`` finished trials, whoever ran them.
-The best trial keeps its whole spec (user attribute ``spec``), so
-``archspec.ArchSpec.from_yaml(study.best_trial.user_attrs["spec"])`` rebuilds it.
+Each trial records its whole spec (``archspec.integrations.optuna.record_spec``), so
+``spec_of(study.best_trial)`` rebuilds the best one from the storage.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -39,7 +46,7 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 import archspec
-from archspec.integrations.optuna import suggest
+from archspec.integrations.optuna import record_spec, spec_of, suggest, watch
 from archspec.sweep import Choice, FloatRange, IntRange
 
 BASE = "resnet20"
@@ -92,10 +99,9 @@ def objective(trial: optuna.Trial, args: argparse.Namespace) -> float:
     except archspec.ArchSpecError as err:  # a point the spec language refuses
         trial.set_user_attr("error", str(err))
         raise optuna.TrialPruned() from None
-    trial.set_user_attr("arch_id", spec.arch_id)
+    record_spec(trial, spec)  # its YAML and arch_id, for spec_of(trial) later
     trial.set_user_attr("params", stats.params)
     trial.set_user_attr("macs", stats.macs)
-    trial.set_user_attr("spec", spec.to_yaml())
     if stats.macs > args.max_macs:  # too costly: known before any weight exists
         raise optuna.TrialPruned()
 
@@ -134,11 +140,17 @@ def report(study: optuna.Study) -> None:
         a = t.user_attrs
         settings = ", ".join(f"{k}={v}" for k, v in t.params.items())
         print(f"{t.value:8.4f} {a['params']:9,} {a['macs']:11,}  {a['arch_id']}  {settings}")
+    if finished:
+        best = spec_of(study.best_trial)  # rebuilt from the storage, validated again
+        print(f"best: {best.name} {best.arch_id}, {archspec.stats(best).params:,} params")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--storage", default="study.log", help="journal file or database URL")
+    parser.add_argument(
+        "--storage",
+        help="journal file or database URL (default: a temporary journal, removed at the end)",
+    )
     parser.add_argument("--study", default="archspec-cifar", help="study name")
     parser.add_argument("--trials", type=int, default=40, help="finished trials to reach")
     parser.add_argument("--workers", type=int, default=2, help="processes to start here")
@@ -146,23 +158,50 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=16, help="input size (pixels)")
     parser.add_argument("--max-macs", type=int, default=20_000_000, help="MAC budget")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (as ARCHSPEC_PROGRESS=0)"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         work(args)
         return
+    if args.storage is not None:
+        run(args, args.storage)
+        return
+    # Nothing written where the example runs unless asked: the journal lives in a
+    # temporary folder for the length of the run.
+    with tempfile.TemporaryDirectory(prefix="archspec-optuna-") as folder:
+        run(args, str(Path(folder) / "study.log"))
+
+
+def run(args: argparse.Namespace, storage: str) -> None:
+    """Create (or join) the study, start the workers, show their progress, report."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=args.study,
-        storage=storage_of(args.storage),
+        storage=storage_of(storage),
         direction="minimize",
         load_if_exists=True,
     )
+    print(
+        f"study {args.study}: {args.trials} trials in {args.workers} worker processes, "
+        f"storage {storage if args.storage else 'a temporary journal'}",
+        file=sys.stderr,
+    )
     # Separate processes, each loading the study from the storage: exactly what a worker
     # on another machine does.
-    command = [sys.executable, __file__, "--worker", *sys.argv[1:]]
+    command = [sys.executable, __file__, *sys.argv[1:], "--worker", "--storage", storage]
     procs = [subprocess.Popen(command) for _ in range(args.workers)]
-    codes = [p.wait() for p in procs]
+    try:
+        watch(
+            study,
+            args.trials,
+            until=lambda: all(p.poll() is not None for p in procs),
+            progress=False if args.no_progress else None,
+        )
+    finally:
+        codes = [p.wait() for p in procs]
     if any(codes):
         sys.exit(f"a worker failed (exit codes {codes})")
     report(study)

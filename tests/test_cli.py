@@ -102,7 +102,8 @@ def test_usage_errors_exit_2(args: list[str], tmp_path: Path) -> None:
 def test_list_names_every_preset() -> None:
     proc = run_cli("list")
     assert proc.returncode == 0, proc.stderr
-    listed = {line.split()[0] for line in proc.stdout.strip().splitlines()[1:] if line.strip()}
+    lines = proc.stdout.strip().splitlines()[1:]
+    listed = {line.split()[0] for line in lines if line.strip() and not line[0].isspace()}
     assert listed == set(archspec.presets())
     assert "25,557,032" in proc.stdout  # resnet50's parameters
 

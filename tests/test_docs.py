@@ -1,5 +1,6 @@
 """The docs cannot drift: the generated reference matches the code that generates it,
-and the README's example runs as written."""
+and the README's example is about the spec it shows (tests/test_docs_examples.py runs
+every example)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 import archspec
 from archspec.spec.schema import json_schema, markdown_reference
@@ -39,20 +38,17 @@ def test_reference_covers_every_block_type_and_skip() -> None:
         assert f"| `{name}` |" in text
 
 
-@pytest.mark.slow
-def test_readme_first_spec_and_python_example_run(tmp_path: Path) -> None:
-    """The README's hand-written spec validates, and its Python example runs as written
-    (in a fresh interpreter, in a directory holding that spec as tiny.yaml)."""
+def test_readme_python_example_names_its_files_after_its_spec() -> None:
+    """The README's Python example works on the spec it loads last (tiny.yaml, the spec
+    written above it), and every file it writes is named after that spec. That it runs
+    is tests/test_docs_examples.py's job."""
     readme = (ROOT / "README.md").read_text()
     spec_yaml = re.findall(r"```yaml\n(.*?)```", readme, re.S)[0]
-    (tmp_path / "tiny.yaml").write_text(spec_yaml)
+    name = re.search(r"^name: (\S+)$", spec_yaml, re.M)[1]
     (code,) = re.findall(r"```python\n(.*?)```", readme, re.S)
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert (tmp_path / "resnet50.svg").stat().st_size > 0
-    assert (tmp_path / "resnet50.pt").stat().st_size > 0
+    files = re.findall(r'"([\w./-]+\.(?:svg|png|pdf|dot|mmd|html|pt2?|onnx|safetensors))"', code)
+    assert files, "the example writes no file?"
+    assert all(Path(f).stem == name for f in files), (name, files)
 
 
 def test_norms_page_examples_run(tmp_path: Path) -> None:
@@ -75,29 +71,3 @@ def test_norms_page_examples_run(tmp_path: Path) -> None:
     assert specs["resnet18_gn_os8"].arch_id == example.arch_id
     tv_os8 = archspec.load(ROOT / "examples" / "dilation" / "resnet50_os8.yaml")
     assert specs["resnet50_os8"].arch_id == tv_os8.arch_id
-
-
-@pytest.mark.slow
-def test_backbone_page_examples_run(tmp_path: Path) -> None:
-    """docs/backbones.md: every Python block runs as written, each in a fresh interpreter;
-    its YAML spec validates and summarizes through the commands."""
-    page = (DOCS / "backbones.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
-    assert len(blocks) == 3
-    for code in blocks:
-        proc = subprocess.run(
-            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    (spec_yaml,) = re.findall(r"```yaml\n(.*?)```", page, re.S)
-    (tmp_path / "backbone.yaml").write_text(spec_yaml)
-    for args in (["validate", "backbone.yaml"], ["summary", "backbone.yaml", "--depth", "1"]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "archspec.cli", *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "layer3 1x1024x14x14" in proc.stdout.replace("×", "x")

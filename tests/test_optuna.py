@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,10 @@ from typing import Any
 
 import optuna
 import pytest
-from optuna.trial import FixedTrial, TrialState
+from optuna.trial import FixedTrial
 
 import archspec
-from archspec.integrations.optuna import suggest
+from archspec.integrations.optuna import record_spec, spec_of, suggest
 from archspec.sweep import Choice, FloatRange, IntRange
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "optuna_study.py"
@@ -127,9 +128,13 @@ def test_example_storages_are_shared_between_study_objects(tmp_path: Path) -> No
         assert len(again.trials) == 1
 
 
-def test_example_study_runs_in_two_processes_sharing_a_journal(tmp_path: Path) -> None:
-    log = tmp_path / "study.log"
-    args = ["--storage", str(log), "--trials", "4", "--workers", "2"]
+def test_example_study_runs_in_two_processes_and_writes_nothing_where_it_runs(
+    tmp_path: Path,
+) -> None:
+    """With no --storage the workers share a journal in a temporary folder, removed at
+    the end: the working directory stays empty (tests/test_optuna_postgres.py reads a
+    study back from a storage that is kept)."""
+    args = ["--trials", "4", "--workers", "2", "--no-progress"]
     small = ["--steps", "1", "--batch", "4", "--size", "8"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
@@ -142,14 +147,25 @@ def test_example_study_runs_in_two_processes_sharing_a_journal(tmp_path: Path) -
     )
     assert proc.returncode == 0, proc.stderr
     assert "trials complete" in proc.stdout
+    assert "by 2 workers" in proc.stdout  # both processes ran trials
+    assert re.search(r"^best: resnet20 [0-9a-f]{16}, [0-9,]+ params$", proc.stdout, re.M)
+    assert "a temporary journal" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
 
-    example = load_example()
-    study = optuna.load_study(study_name="archspec-cifar", storage=example.storage_of(str(log)))
-    done = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert len(done) >= 4
-    assert len({t.user_attrs["worker"] for t in study.trials}) == 2  # both processes ran trials
-    for trial in study.trials:
-        if trial.state == TrialState.COMPLETE:
-            spec = archspec.ArchSpec.from_yaml(trial.user_attrs["spec"])
-            assert spec.arch_id == trial.user_attrs["arch_id"]
-            assert archspec.stats(spec).macs == trial.user_attrs["macs"]
+
+def test_spec_of_reads_back_what_record_spec_stored() -> None:
+    study = optuna.create_study()
+    trial = study.ask()
+    spec = suggest(trial, SPACE, base="resnet20")
+    record_spec(trial, spec)
+    study.tell(trial, 1.0)
+    assert spec_of(study.best_trial) == spec
+    bare = study.ask()
+    study.tell(bare, 2.0)
+    with pytest.raises(archspec.ArchSpecError, match="has no recorded spec"):
+        spec_of(study.trials[-1])
+    forged = study.ask()
+    record_spec(forged, spec)
+    forged.set_user_attr("arch_id", "0" * 16)
+    with pytest.raises(archspec.ArchSpecError, match="not the 0000000000000000"):
+        spec_of(forged)

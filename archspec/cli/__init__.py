@@ -41,7 +41,8 @@ def main() -> None:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _on_signal)
     try:
-        app()
+        # One name in usage lines and for completion (_ARCHSPEC_COMPLETE), however started.
+        app(prog_name="archspec")
     except ArchSpecError as exc:
         err.print(f"error: {exc}", markup=False)
         sys.exit(1)

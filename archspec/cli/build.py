@@ -16,6 +16,7 @@ from archspec.cli.common import (
     _lower,
     _progress,
     app,
+    err,
     fail,
     out,
 )
@@ -104,6 +105,11 @@ def build(
         markup=False,
     )
     if output is None:
+        err.print(
+            "nothing was written: to save the model add -o FILE (archspec build --help "
+            "lists the formats) or --emit-python model.py",
+            markup=False,
+        )
         return
     from archspec.formats import size_of, write
 

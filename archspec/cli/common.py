@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,10 +12,12 @@ from typing import Annotated, Any
 import typer
 
 import archspec
+from archspec.cli.usage import App
 from archspec.report.console import SafeConsole
 
-app = typer.Typer(
-    add_completion=False,
+app = App(
+    # typer's own completion: --install-completion, --show-completion [SHELL]
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -25,7 +29,8 @@ app = typer.Typer(
     "  archspec summary resnet50 --input 1x3x224x224\n"
     "  archspec render resnet50 -o resnet50.svg --detail block\n"
     "  archspec build resnet50 --seed 0 -o resnet50.pt --emit-python resnet50.py\n"
-    "  archspec compare resnet56 plain56\n\n"
+    "  archspec compare resnet56 plain56\n"
+    "  archspec --install-completion    # tab completion in bash, zsh, fish, PowerShell\n\n"
     "\b\nExit codes:\n"
     "  0  ok\n"
     "  1  a spec or graph error, or a file that cannot be read or written\n"
@@ -37,11 +42,71 @@ app = typer.Typer(
 out = SafeConsole(highlight=False, soft_wrap=True)
 err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
-SpecArg = Annotated[str, typer.Argument(help="A YAML file or a preset name.", show_default=False)]
+
+def complete_spec(incomplete: str) -> list[str]:
+    """Shell completion of SPEC: the presets and the YAML files that start so."""
+    found = [name for name in archspec.presets() if name.startswith(incomplete)]
+    folder, _, stem = incomplete.rpartition("/")
+    with contextlib.suppress(OSError):
+        for path in sorted(Path(folder or ".").iterdir()):
+            if path.name.startswith(stem) and (path.is_dir() or path.suffix in (".yaml", ".yml")):
+                name = f"{folder}/{path.name}" if folder else path.name
+                found.append(name + "/" if path.is_dir() else name)
+    return found
+
+
+SpecArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="SPEC",
+        help="A YAML file or a preset name.",
+        show_default=False,
+        autocompletion=complete_spec,
+    ),
+]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", help="Override a field: PATH=VALUE, e.g. stages.2.depth=23."),
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="PATH=VALUE",
+        help="Override a field: PATH=VALUE, e.g. stages.2.depth=23.",
+    ),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"archspec {archspec.__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version of archspec and exit.",
+        ),
+    ] = False,
+    no_progress: Annotated[
+        bool,
+        typer.Option(
+            "--no-progress",
+            help="No progress bars or spinners on stderr (as ARCHSPEC_PROGRESS=0 does); "
+            "they show only on a terminal, for work longer than a second.",
+        ),
+    ] = False,
+) -> None:
+    # The app's help is the Typer(help=...) text; this only carries the global options.
+    if no_progress:
+        from archspec.progress import ENV
+
+        os.environ[ENV] = "0"  # read by every bar and spinner of this process
 
 
 class Detail(StrEnum):
@@ -65,6 +130,16 @@ def _progress(message: str) -> contextlib.AbstractContextManager[None]:
     from archspec.report.console import progress
 
     return progress(message)
+
+
+def _each(items: list[Any], description: str) -> Iterator[Any]:
+    """``items`` one by one, with a progress bar on stderr if they take over a second."""
+    from archspec.progress import bar
+
+    with bar(description, total=len(items)) as advance:
+        for item in items:
+            yield item
+            advance()
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

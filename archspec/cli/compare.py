@@ -7,12 +7,19 @@ from typing import Annotated
 
 import typer
 
-from archspec.cli.common import _load, _lower, app, fail, out
+from archspec.cli.common import _each, _load, _lower, app, complete_spec, fail, out
 
 
 @app.command()
 def compare(
-    specs: Annotated[list[str], typer.Argument(help="Two or more YAML files or preset names.")],
+    specs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SPECS",
+            help="Two or more YAML files or preset names.",
+            autocompletion=complete_spec,
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Compare specs side by side: params, MACs, depth, output shape.
@@ -30,7 +37,7 @@ def compare(
 
     if len(specs) < 2:
         raise fail("compare needs at least two specs", 2)
-    rows = compare_rows([_lower(_load(s), s) for s in specs])
+    rows = compare_rows([_lower(_load(s), s) for s in _each(specs, "counting the specs")])
     if as_json:
         out.print_json(json.dumps([r.to_json() for r in rows]))
         return

@@ -9,18 +9,25 @@ from typing import Annotated
 import typer
 
 import archspec
-from archspec.cli.common import _load_for_writing, app, err, fail, out
+from archspec.cli.common import _each, _load_for_writing, app, complete_spec, err, fail, out
 
 
 @app.command("gradflow")
 def gradflow_command(
-    specs: Annotated[list[str], typer.Argument(help="YAML files or preset names.")],
+    specs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SPECS", help="YAML files or preset names.", autocompletion=complete_spec
+        ),
+    ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the plot (.png, .svg, .pdf).")
     ] = None,
     input_size: Annotated[
         str | None,
-        typer.Option("--input-size", help="Input size, 32 or HxW (default: the spec's)."),
+        typer.Option(
+            "--input-size", metavar="HxW", help="Input size, 32 or HxW (default: the spec's)."
+        ),
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Inputs in the batch.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the weights, inputs and labels.")] = 0,
@@ -46,7 +53,7 @@ def gradflow_command(
     from archspec.analysis.gradflow_plot import plot_gradflow
 
     results = []
-    for source, spec in loaded:
+    for source, spec in _each(loaded, "backward passes"):
         try:
             result = gradflow(spec, input_size=size, batch=batch, seed=seed)
         except archspec.GraphError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import archspec
-from archspec.cli.common import _count, app
+from archspec.cli.common import _count, _each, app
 
 
 @app.command("list")
@@ -20,10 +20,10 @@ def list_presets() -> None:
     from archspec.report.units import short
 
     rows = []
-    for name in archspec.presets():
+    for name in _each(archspec.presets(), "counting the presets"):
         spec = archspec.load(name)
         stats = graph_stats(archspec.lower(spec))
-        rows.append(
-            [name, _count(stats.params), short(stats.macs), spec.description.split("(")[0].strip()]
-        )
-    print_table(["preset", "params", "MACs", "description"], rows, right={"params", "MACs"})
+        rows.append([name, _count(stats.params), short(stats.macs), spec.description.strip()])
+    # Descriptions whole: wrapped to the terminal (or COLUMNS), never cut.
+    columns = ["preset", "params", "MACs", "description"]
+    print_table(columns, rows, right={"params", "MACs"}, wrap="description")

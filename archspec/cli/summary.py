@@ -20,6 +20,7 @@ def summary(
         typer.Option(
             "--input",
             "-i",
+            metavar="NxCxHxW",
             help="Input N x C x H x W (or C x H x W), e.g. 8x3x160x160; default 1 x the spec's.",
         ),
     ] = None,

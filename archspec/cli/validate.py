@@ -6,13 +6,18 @@ from typing import Annotated
 
 import typer
 
-from archspec.cli.common import SetOpt, _load, _lower, _shadows, app, err, out
+from archspec.cli.common import SetOpt, _each, _load, _lower, _shadows, app, complete_spec, err, out
 from archspec.errors import ArchSpecError
 
 
 @app.command()
 def validate(
-    specs: Annotated[list[str], typer.Argument(help="YAML files or preset names.")],
+    specs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SPECS", help="YAML files or preset names.", autocompletion=complete_spec
+        ),
+    ],
     sets: SetOpt = None,
     every: Annotated[
         bool, typer.Option("--all", "-a", help="List every problem of a spec, not the first.")
@@ -32,7 +37,7 @@ def validate(
     from archspec.errors import SpecError
 
     failed = 0
-    for source in specs:
+    for source in _each(specs, "validating"):
         try:
             spec = _load(source, sets)
             graph = _lower(spec, source, sets)

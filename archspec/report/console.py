@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import textwrap
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
@@ -55,9 +56,13 @@ def plain_table(
     *,
     title: str = "",
     right: Iterable[str] = (),
+    wrap: str | None = None,
+    width: int | None = None,
 ) -> str:
     """A table as plain text: columns padded with spaces, two between them, so the
-    output is easy to read and to cut, grep or parse in a pipe.
+    output is easy to read and to cut, grep or parse in a pipe. Given ``width``, the
+    last column, if it is ``wrap``, is wrapped at word boundaries to fit (never cut):
+    its later lines start under its first.
 
     Example::
 
@@ -68,6 +73,8 @@ def plain_table(
     widths = [len(c) for c in columns]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    if width is not None and wrap is not None and columns and columns[-1] == wrap:
+        return _wrapped_table(columns, rows, widths, title, right, width)
 
     def line(cells: Sequence[str]) -> str:
         out = [
@@ -82,26 +89,62 @@ def plain_table(
     return "\n".join(lines) + "\n"
 
 
+def _wrapped_table(
+    columns: Sequence[str],
+    rows: list[list[str]],
+    widths: list[int],
+    title: str,
+    right: set[str],
+    width: int,
+) -> str:
+    # The text columns keep their width; the last takes what is left, at least 20.
+    indent = sum(widths[:-1]) + 2 * (len(widths) - 1)
+    room = max(20, width - indent)
+    lines = [title] if title else []
+    for row in [list(columns), *rows]:
+        head = [
+            cell.rjust(w) if name in right else cell.ljust(w)
+            for name, cell, w in zip(columns[:-1], row[:-1], widths, strict=False)
+        ]
+        parts = textwrap.wrap(row[-1], room, break_on_hyphens=False) or [""]
+        lines.append(("  ".join([*head, parts[0]])).rstrip())
+        lines.extend(" " * indent + part for part in parts[1:])
+    return "\n".join(lines) + "\n"
+
+
 def print_table(
     columns: Sequence[str],
     rows: Iterable[Sequence[str]],
     *,
     title: str = "",
     right: Iterable[str] = (),
+    wrap: str | None = None,
     console: Console | None = None,
 ) -> None:
-    """Print a table: a rich table when stdout is a terminal, else :func:`plain_table`."""
+    """Print a table: a rich table when stdout is a terminal, else :func:`plain_table`.
+    The ``wrap`` column (the last one) is wrapped, never cut: on a terminal to its width,
+    in a pipe to ``COLUMNS`` when that is set (else kept on one line, for grep)."""
     rows = [[escape(cell, limit=None) for cell in row] for row in rows]
     columns = [escape(c, limit=None) for c in columns]
     title = escape(title, limit=None)
     right = {escape(c, limit=None) for c in right}
     if not is_terminal():
-        sys.stdout.write(plain_table(columns, rows, title=title, right=right))
+        columns_env = os.environ.get("COLUMNS", "")
+        width = int(columns_env) if columns_env.isdigit() else None
+        text = plain_table(columns, rows, title=title, right=right, wrap=wrap, width=width)
+        sys.stdout.write(text)
         sys.stdout.flush()
         return
     table = Table(title=title or None, title_justify="left", header_style="bold")
     for name in columns:
-        table.add_column(name, justify="right" if name in right else "left")
+        table.add_column(
+            name,
+            justify="right" if name in right else "left",
+            # Wrapped, or folded where a word is too long, rather than cut with an ellipsis;
+            # the other columns keep their width while the wrapped one has room.
+            overflow="fold" if wrap is not None else "ellipsis",
+            ratio=1 if name == wrap else None,
+        )
     for row in rows:
         table.add_row(*row)
     (console or Console(highlight=False)).print(table)
@@ -117,7 +160,10 @@ def progress(message: str, *, delay: float = PROGRESS_DELAY) -> Iterator[None]:
         with progress("exporting resnet1202"):
             program = torch.export.export(model, (x,))
     """
-    if not is_terminal(sys.stderr):
+    from archspec.progress import enabled
+
+    # Off in a pipe, and where asked (ARCHSPEC_PROGRESS=0, archspec --no-progress).
+    if not is_terminal(sys.stderr) or not enabled():
         yield
         return
     # A console on its own copy of the terminal, so the spinner keeps drawing while the

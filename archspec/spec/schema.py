@@ -45,6 +45,11 @@ def json_schema() -> dict[str, Any]:
         "description": "A preset name or a path (relative to this file, inside the directory "
         "of the spec named) whose spec this one deep-merges over; lists are replaced whole.",
     }
+    # A spec that extends another inherits what it leaves out: only a complete spec (no
+    # extends:) must give every required key.
+    required = schema.pop("required", [])
+    schema["if"] = {"not": {"required": ["extends"]}}
+    schema["then"] = {"required": required}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
     return schema
@@ -121,7 +126,11 @@ def _table(
     required: set[str] | None = None,
 ) -> str:
     rows = ["| field | type | default | bounds | meaning |", "|---|---|---|---|---|"]
-    required = set(model.get("required", [])) if required is None else required
+    required = (
+        set(model.get("required", model.get("then", {}).get("required", [])))
+        if required is None
+        else required
+    )
     for name, prop in model.get("properties", {}).items():
         if name in skip:
             continue

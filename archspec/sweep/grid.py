@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from archspec.arguments import check_mapping
 from archspec.errors import ArchSpecError, shown
+from archspec.progress import bar
 from archspec.spec.load import load
 from archspec.spec.model import ArchSpec
 from archspec.sweep.space import Choice, IntRange, Key, SpaceError, _key, key_name, overrides_of
@@ -33,13 +34,15 @@ def grid(
     axes: Mapping[Any, Sequence[Any] | Choice | IntRange],
     *,
     invalid: OnInvalid = "raise",
+    progress: bool | None = None,
 ) -> list[ArchSpec]:
     """The cartesian product of ``axes`` (dotted path -> values), each point applied to
     ``base`` with :meth:`ArchSpec.override`, in ``itertools.product`` order (the last axis
     varies fastest). A tuple of paths as a key sets them all to each value.
 
     A point that does not validate raises its :class:`~archspec.ArchSpecError`, naming
-    the override; with ``invalid="skip"`` it is left out instead.
+    the override; with ``invalid="skip"`` it is left out instead. A progress bar shows on
+    stderr if it takes over a second (``progress``: see :mod:`archspec.progress`).
 
     Example::
 
@@ -60,10 +63,12 @@ def grid(
         # Refused before building any: each point is a validated spec in memory.
         raise ArchSpecError(f"the grid has {points:,} points; at most {MAX_POINTS:,} are built")
     out: list[ArchSpec] = []
-    for combo in itertools.product(*columns):
-        try:
-            out.append(spec.override(overrides_of(list(zip(keys, combo, strict=True)))))
-        except ArchSpecError:
-            if invalid == "raise":
-                raise
+    with bar("grid", total=points, progress=progress) as advance:
+        for combo in itertools.product(*columns):
+            try:
+                out.append(spec.override(overrides_of(list(zip(keys, combo, strict=True)))))
+            except ArchSpecError:
+                if invalid == "raise":
+                    raise
+            advance()
     return out

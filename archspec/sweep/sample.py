@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from archspec.arguments import check_int, check_seed
 from archspec.errors import ArchSpecError, shown
+from archspec.progress import bar
 from archspec.spec.load import load
 from archspec.spec.model import ArchSpec
 from archspec.sweep.grid import MAX_POINTS
@@ -26,6 +27,7 @@ def sample(
     *,
     invalid: Literal["raise", "skip"] = "raise",
     unique: bool = False,
+    progress: bool | None = None,
 ) -> list[ArchSpec]:
     """``n`` specs, each ``base`` with one random point of ``space`` applied.
 
@@ -33,7 +35,9 @@ def sample(
     that does not validate raises its :class:`~archspec.ArchSpecError` (naming the
     override); with ``invalid="skip"`` another point is drawn. ``unique=True`` draws
     again for an architecture already taken (same :attr:`~ArchSpec.arch_id`). If ``n``
-    specs cannot be found in ``100 * n`` draws, an error says how many were.
+    specs cannot be found in ``100 * n`` draws, an error says how many were. A progress
+    bar shows on stderr if it takes over a second (``progress``: see
+    :mod:`archspec.progress`).
 
     Example::
 
@@ -56,22 +60,24 @@ def sample(
     out: list[ArchSpec] = []
     seen: set[str] = set()
     draws = 0
-    while len(out) < n:
-        if draws >= MAX_DRAWS_PER_SPEC * n:
-            why = "valid and distinct" if unique else "valid"
-            raise ArchSpecError(
-                f"found only {len(out)} {why} specs of {n} in {draws} draws from the space"
-            )
-        draws += 1
-        try:
-            candidate = spec.override(dims.sample(rng))
-        except ArchSpecError:
-            if invalid == "raise":
-                raise
-            continue
-        if unique:
-            if candidate.arch_id in seen:
+    with bar("sampling specs", total=n, progress=progress) as advance:
+        while len(out) < n:
+            if draws >= MAX_DRAWS_PER_SPEC * n:
+                why = "valid and distinct" if unique else "valid"
+                raise ArchSpecError(
+                    f"found only {len(out)} {why} specs of {n} in {draws} draws from the space"
+                )
+            draws += 1
+            try:
+                candidate = spec.override(dims.sample(rng))
+            except ArchSpecError:
+                if invalid == "raise":
+                    raise
                 continue
-            seen.add(candidate.arch_id)
-        out.append(candidate)
+            if unique:
+                if candidate.arch_id in seen:
+                    continue
+                seen.add(candidate.arch_id)
+            out.append(candidate)
+            advance()
     return out

@@ -5,13 +5,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from archspec.arguments import MAX_WORKERS, check_int
 from archspec.errors import ArchSpecError, shown
 from archspec.graph.lower import lower
 from archspec.graph.stats import Stats, graph_stats
+from archspec.progress import bar
 from archspec.spec.load import load
 from archspec.spec.model import ArchSpec
 
@@ -36,6 +37,7 @@ def stats_many(
     *,
     workers: int | None = None,
     context: str = "spawn",
+    progress: bool | None = None,
 ) -> list[Stats | ArchSpecError]:
     """:func:`archspec.stats` of each spec (an ArchSpec, a preset name or a path), in
     input order. A spec that fails gives its :class:`~archspec.ArchSpecError` in its
@@ -45,7 +47,9 @@ def stats_many(
     process; fewer are used when each would get under 64 specs, as starting a worker
     costs more than counting that many). They start with ``context`` (``spawn`` by
     default, safe in any parent, threads or not), so call this under
-    ``if __name__ == "__main__":`` in scripts, as with any spawned pool.
+    ``if __name__ == "__main__":`` in scripts, as with any spawned pool. A progress bar
+    of the specs counted shows on stderr if it takes over a second (``progress``: see
+    :mod:`archspec.progress`).
 
     Example::
 
@@ -66,12 +70,21 @@ def stats_many(
         methods = ", ".join(multiprocessing.get_all_start_methods())
         raise ArchSpecError(f"context must be one of {methods}, got {shown(context)}")
     workers = min(workers, max(1, len(items) // MIN_SPECS_PER_WORKER))
-    if workers == 1:
-        return _chunk(items)
-    # A few chunks per worker: big enough that pickling is a small share, small enough
-    # that a worker that gets the deep specs does not leave the others idle.
-    size = -(-len(items) // (workers * 4))
-    chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(context))
-    with pool:
-        return [r for chunk in pool.map(_chunk, chunks) for r in chunk]
+    with bar("counting specs", total=len(items), progress=progress) as advance:
+        if workers == 1:
+            results = []
+            for item in items:
+                results.append(_one(item))
+                advance()
+            return results
+        # A few chunks per worker: big enough that pickling is a small share, small enough
+        # that a worker that gets the deep specs does not leave the others idle.
+        size = -(-len(items) // (workers * 4))
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(context))
+        with pool:
+            futures = [pool.submit(_chunk, chunk) for chunk in chunks]
+            for future in as_completed(futures):
+                advance(len(future.result()))
+            # In input order, whatever order the chunks finished in.
+            return [r for future in futures for r in future.result()]
