@@ -20,7 +20,7 @@ def gradflow_command(
     ] = None,
     input_size: Annotated[
         str | None,
-        typer.Option("--input-size", help="Input size, 32 or HxW (default: the spec's)."),
+        typer.Option("--input-size", help="Input size: 32, HxW, or L / DxHxW with the rank (default: the spec's)."),
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Inputs in the batch.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the weights, inputs and labels.")] = 0,
@@ -37,8 +37,11 @@ def gradflow_command(
     size: int | list[int] | None = None
     if input_size is not None:
         parts = input_size.lower().split("x")
-        if not all(p.isdigit() for p in parts) or len(parts) > 2:
-            raise fail(f"--input-size is N or HxW (e.g. 32 or 32x48), got {input_size!r}", 2)
+        if not all(p.isdigit() for p in parts) or len(parts) > 3:
+            raise fail(
+                f"--input-size is N, HxW or DxHxW (e.g. 32, 32x48, 8x32x32), got {input_size!r}",
+                2,
+            )
         size = int(parts[0]) if len(parts) == 1 else [int(p) for p in parts]
     # Every spec is read before torch is imported: a typo fails at once.
     loaded = [(source, _load_for_writing(source, None, [output])) for source in specs]

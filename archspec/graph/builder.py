@@ -210,10 +210,10 @@ class GraphBuilder:
         self,
         x: Value,
         out_channels: int,
-        kernel: int = 3,
+        kernel: int | tuple[int, ...] = 3,
         *,
-        stride: int = 1,
-        padding: int | None = None,
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | None = None,
         groups: int = 1,
         bias: bool = False,
         name: str = "conv",
@@ -231,7 +231,7 @@ class GraphBuilder:
             "out_channels": out_channels,
             "kernel": kernel,
             "stride": stride,
-            "padding": kernel // 2 if padding is None else padding,
+            "padding": _half(kernel) if padding is None else padding,
             "groups": groups,
             "bias": bias,
         }
@@ -248,7 +248,14 @@ class GraphBuilder:
         return self._node("act", name, [x], {"kind": kind})
 
     def pool(
-        self, x: Value, kind: str, kernel: int, stride: int, padding: int = 0, *, name: str
+        self,
+        x: Value,
+        kind: str,
+        kernel: int | tuple[int, ...],
+        stride: int | tuple[int, ...],
+        padding: int | tuple[int, ...] = 0,
+        *,
+        name: str,
     ) -> Value:
         params = {"kind": kind, "kernel": kernel, "stride": stride, "padding": padding}
         return self._node("pool", name, [x], params)
@@ -279,7 +286,9 @@ class GraphBuilder:
     def concat(self, xs: list[Value], *, name: str = "cat") -> Value:
         return self._node("concat", name, xs, {})
 
-    def pad_skip(self, x: Value, out_channels: int, stride: int, *, name: str) -> Value:
+    def pad_skip(
+        self, x: Value, out_channels: int, stride: int | tuple[int, ...], *, name: str
+    ) -> Value:
         return self._node("pad_skip", name, [x], {"stride": stride, "out_channels": out_channels})
 
     def op(
@@ -301,3 +310,13 @@ class GraphBuilder:
         self.graph.graph["output_shape"] = out.shape
         self.graph.graph["output_shapes"] = (out.shape,)
         return self.graph
+
+
+def _half(kernel: int | tuple[int, ...]) -> int | tuple[int, ...]:
+    """"Same" padding of an odd kernel, per axis: 3 -> 1, (3, 7, 7) -> (1, 3, 3)."""
+    return kernel // 2 if isinstance(kernel, int) else tuple(k // 2 for k in kernel)
+
+
+def strided(stride: int | tuple[int, ...]) -> bool:
+    """Whether a stride (one int, or one per axis) downsamples any axis."""
+    return stride != 1 if isinstance(stride, int) else any(s != 1 for s in stride)
