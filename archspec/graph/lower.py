@@ -66,6 +66,8 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
 def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
     if isinstance(stem, NamedStem):
         width = stem.width or NAMED_STEM_WIDTH.get(stem.type, 0)
+        if stem.type in ("r3d", "r2plus1d"):
+            return lower_video_stem(g, stem.type, width, x)
         if stem.type == "imagenet":
             x = g.conv(x, width, 7, stride=2, padding=3, name="conv1")
         elif stem.type == "deep":  # ResNet-C: three 3x3 convs replace the 7x7
@@ -113,6 +115,19 @@ def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
         else:
             x = g.act(x, layer.act, name=layer.act)
     return x
+
+
+def lower_video_stem(g: GraphBuilder, kind: str, width: int, x: Value) -> Value:
+    """torchvision's video stems, with its module paths (``stem.0``, ``stem.1``, ...)."""
+    if kind == "r3d":  # BasicStem: frames kept, each 7x7/2
+        x = g.conv(x, width, (3, 7, 7), stride=(1, 2, 2), name="stem.0")
+        return g.act(g.norm(x, "batch", name="stem.1"), "relu", name="stem.2")
+    # R2Plus1dStem: 45 channels between (torchvision's number, for a width of 64)
+    mid = max(width * 45 // 64, 1)
+    x = g.conv(x, mid, (1, 7, 7), stride=(1, 2, 2), name="stem.0")
+    x = g.act(g.norm(x, "batch", name="stem.1"), "relu", name="stem.2")
+    x = g.conv(x, width, (3, 1, 1), name="stem.3")
+    return g.act(g.norm(x, "batch", name="stem.4"), "relu", name="stem.5")
 
 
 def lower_head(g: GraphBuilder, spec: ArchSpec, x: Value) -> Value:

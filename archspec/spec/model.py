@@ -111,10 +111,18 @@ class InputSpec(Strict):
         return (self.channels, *axes(self.size, self.rank))
 
 
+StemName = Literal["imagenet", "deep", "cifar", "r3d", "r2plus1d", "none"]
+# Stems whose kernels are written for a 3-D input ([D, H, W]).
+VIDEO_STEMS = ("r3d", "r2plus1d")
+
+
 class NamedStem(Strict):
-    type: Literal["imagenet", "deep", "cifar", "none"]
+    type: StemName
     """imagenet: 7x7/2 conv, norm, act, 3x3/2 max pool. deep: three 3x3 convs (ResNet-C),
-    norm, act, then the pool. cifar: one 3x3 conv, norm, act. none: nothing."""
+    norm, act, then the pool. cifar: one 3x3 conv, norm, act. At any rank (7 is 7x7x7 on a
+    volume). Video (3-D input only), as torchvision's: r3d: 3x7x7 conv with stride
+    1x2x2, norm, act; r2plus1d: 1x7x7/1x2x2 conv to 45 channels (width·45/64), norm, act,
+    3x1x1 conv, norm, act. none: nothing."""
     width: _int(1, MAX_CHANNELS) | None = None
     "Output channels (default 64 for imagenet and deep, 16 for cifar)."
 
@@ -242,7 +250,7 @@ class ArchSpec(Strict, metaclass=_Constructed):
     input: InputSpec
     "The input sample: channels and size."
     stem: (
-        Literal["imagenet", "deep", "cifar", "none"]
+        StemName
         | NamedStem
         | Annotated[tuple[StemLayer, ...], Field(strict=False, min_length=1, max_length=64)]
     ) = "imagenet"
@@ -286,7 +294,7 @@ class ArchSpec(Strict, metaclass=_Constructed):
             if cfg is not None:
                 resolved.append(cfg)
                 _stage_axes_fit(i, self.defaults, stage, cfg, self.input.rank, errors)
-        _stem_axes_fit(self.stem, self.input.rank, errors)
+        _stem_axes_fit(self.stem_spec, self.input.rank, errors)
         if not errors and sum(c.depth for c in resolved) > MAX_TOTAL_BLOCKS:
             errors.append(_error(("stages",), f"more than {MAX_TOTAL_BLOCKS} blocks in all", None))
         if errors:
@@ -382,7 +390,7 @@ class ArchSpec(Strict, metaclass=_Constructed):
 
 
 # The width a named stem gets when none is written: graph/lower.py builds it from here.
-NAMED_STEM_WIDTH = {"imagenet": 64, "deep": 64, "cifar": 16}
+NAMED_STEM_WIDTH = {"imagenet": 64, "deep": 64, "cifar": 16, "r3d": 64, "r2plus1d": 64}
 
 
 def _same_padding(layer: ConvLayer) -> bool:
@@ -439,8 +447,18 @@ def _axes_error(
 
 
 def _stem_axes_fit(stem: Any, rank: int, errors: list[InitErrorDetails]) -> None:
-    """A list stem's kernels, strides and paddings have one entry per axis of the input."""
-    if not isinstance(stem, tuple):
+    """A list stem's kernels, strides and paddings have one entry per axis of the input;
+    a video stem has a 3-D input."""
+    if isinstance(stem, NamedStem):
+        if stem.type in VIDEO_STEMS and rank != 3:
+            errors.append(
+                _error(
+                    ("stem",),
+                    f"stem {stem.type!r} is a video stem, for a [D, H, W] input; the input "
+                    f"is {rank}-D (input.size)",
+                    stem.type,
+                )
+            )
         return
     for i, layer in enumerate(stem):
         for key in ("kernel", "stride", "padding"):
@@ -456,9 +474,20 @@ def _stage_axes_fit(
     errors: list[InitErrorDetails],
 ) -> None:
     """A stage's per-axis settings (its stride) have one entry per axis of the input."""
-    for key in ("stride",):
-        root = ("stages", i) if key in stage or key not in defaults else ("defaults",)
-        _axes_error((*root, key), getattr(cfg, key, None), rank, errors)
+    def root(key: str) -> tuple[str | int, ...]:
+        return ("stages", i, key) if key in stage or key not in defaults else ("defaults", key)
+
+    _axes_error(root("stride"), cfg.stride, rank, errors)
+    conv = getattr(cfg, "conv", "full")  # the video block's choice of convolution
+    if conv != "full" and rank != 3:
+        errors.append(
+            _error(
+                root("conv"),
+                f"conv {conv!r} splits a 3-D conv into its frames' axis and the others; "
+                f"the input is {rank}-D (input.size): use conv 'full' or a [D, H, W] size",
+                conv,
+            )
+        )
 
 
 def stage_errors(data: Any) -> list[Any]:
