@@ -10,9 +10,10 @@ from torch import nn
 
 class PadShortcut(nn.Module):
     """He et al. 2015 option A skip: keep every ``stride``-th pixel, then zero-pad the
-    channels up to ``out_channels`` (split evenly before and after). No parameters."""
+    channels up to ``out_channels`` (split evenly before and after). No parameters. The
+    stride is one int or one per spatial axis (``(1, 2, 2)`` keeps a clip's frames)."""
 
-    def __init__(self, stride: int, pad_before: int, pad_after: int) -> None:
+    def __init__(self, stride: int | tuple[int, ...], pad_before: int, pad_after: int) -> None:
         super().__init__()
         self.stride = stride
         self.pad_before = pad_before
@@ -20,8 +21,9 @@ class PadShortcut(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spatial = x.dim() - 2  # any rank: (N, C, L), (N, C, H, W), (N, C, D, H, W)
-        if self.stride > 1:
-            x = x[(slice(None), slice(None)) + (slice(None, None, self.stride),) * spatial]
+        strides = (self.stride,) * spatial if isinstance(self.stride, int) else self.stride
+        if any(s > 1 for s in strides):
+            x = x[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in strides)]
         return F.pad(x, (0, 0) * spatial + (self.pad_before, self.pad_after))
 
     def extra_repr(self) -> str:
