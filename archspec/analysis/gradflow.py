@@ -89,9 +89,7 @@ def _parse_size(input_size: int | Sequence[int]) -> int | list[int]:
         and all(isinstance(v, int) and not isinstance(v, bool) for v in input_size)
     ):
         return list(input_size)
-    raise ArchSpecError(
-        f"input_size is a size, (L), (H, W) or (D, H, W), got {shown(input_size)}"
-    )
+    raise ArchSpecError(f"input_size is a size, (L), (H, W) or (D, H, W), got {shown(input_size)}")
 
 
 def _pass_bytes(graph: nx.DiGraph, batch: int) -> int:

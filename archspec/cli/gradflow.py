@@ -20,7 +20,10 @@ def gradflow_command(
     ] = None,
     input_size: Annotated[
         str | None,
-        typer.Option("--input-size", help="Input size: 32, HxW, or L / DxHxW with the rank (default: the spec's)."),
+        typer.Option(
+            "--input-size",
+            help="Input size: 32 or HxW, L or DxHxW for another rank (default: the spec's).",
+        ),
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Inputs in the batch.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the weights, inputs and labels.")] = 0,

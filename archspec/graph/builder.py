@@ -313,7 +313,7 @@ class GraphBuilder:
 
 
 def _half(kernel: int | tuple[int, ...]) -> int | tuple[int, ...]:
-    """"Same" padding of an odd kernel, per axis: 3 -> 1, (3, 7, 7) -> (1, 3, 3)."""
+    """ "Same" padding of an odd kernel, per axis: 3 -> 1, (3, 7, 7) -> (1, 3, 3)."""
     return kernel // 2 if isinstance(kernel, int) else tuple(k // 2 for k in kernel)
 
 

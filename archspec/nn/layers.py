@@ -23,7 +23,7 @@ class PadShortcut(nn.Module):
         spatial = x.dim() - 2  # any rank: (N, C, L), (N, C, H, W), (N, C, D, H, W)
         strides = (self.stride,) * spatial if isinstance(self.stride, int) else self.stride
         if any(s > 1 for s in strides):
-            x = x[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in strides)]
+            x = x[(slice(None), slice(None), *(slice(None, None, s) for s in strides))]
         return F.pad(x, (0, 0) * spatial + (self.pad_before, self.pad_after))
 
     def extra_repr(self) -> str:

@@ -74,15 +74,18 @@ _Size = _int(1, MAX_INPUT_SIZE)
 # One number (the same on every axis) or one number per spatial axis: kernels, strides
 # and padding anywhere a spec sets them. The length is checked against the input's rank
 # once the whole spec is read (ArchSpec._axes_fit_rank), so the error names the field.
-_Kernel = _int(1, MAX_KERNEL) | Annotated[
-    tuple[_int(1, MAX_KERNEL), ...], Field(strict=False, min_length=1, max_length=3)
-]
-_Stride = _int(1, MAX_STRIDE) | Annotated[
-    tuple[_int(1, MAX_STRIDE), ...], Field(strict=False, min_length=1, max_length=3)
-]
-_Padding = _int(0, MAX_KERNEL) | Annotated[
-    tuple[_int(0, MAX_KERNEL), ...], Field(strict=False, min_length=1, max_length=3)
-]
+_Kernel = (
+    _int(1, MAX_KERNEL)
+    | Annotated[tuple[_int(1, MAX_KERNEL), ...], Field(strict=False, min_length=1, max_length=3)]
+)
+_Stride = (
+    _int(1, MAX_STRIDE)
+    | Annotated[tuple[_int(1, MAX_STRIDE), ...], Field(strict=False, min_length=1, max_length=3)]
+)
+_Padding = (
+    _int(0, MAX_KERNEL)
+    | Annotated[tuple[_int(0, MAX_KERNEL), ...], Field(strict=False, min_length=1, max_length=3)]
+)
 
 
 def axes(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
@@ -474,6 +477,7 @@ def _stage_axes_fit(
     errors: list[InitErrorDetails],
 ) -> None:
     """A stage's per-axis settings (its stride) have one entry per axis of the input."""
+
     def root(key: str) -> tuple[str | int, ...]:
         return ("stages", i, key) if key in stage or key not in defaults else ("defaults", key)
 
