@@ -1,5 +1,7 @@
 """Regenerate the diagrams the command docs show (docs/diagrams/*.svg), drawn by
-archspec itself: resnet50, resnet56 and densenet121 at stage and block detail.
+archspec itself: resnet50, resnet56 and densenet121 at stage and block detail; for the
+page on 1-D and 3-D networks (docs/ranks.md), r2plus1d_18 at block detail and the 1-D
+ResNet-18 example at stage detail.
 
 Run after a change to the renderer or to these presets: ``make docs`` does.
 """
@@ -13,6 +15,12 @@ import archspec
 DIAGRAMS = Path(__file__).resolve().parent.parent / "docs" / "diagrams"
 SPECS = ("resnet50", "resnet56", "densenet121")
 DETAILS = ("stage", "block")
+ROOT = Path(__file__).resolve().parent.parent
+# docs/ranks.md: (spec, file stem, detail)
+RANKS = (
+    ("r2plus1d_18", "r2plus1d_18", "block"),
+    (str(ROOT / "examples" / "ranks" / "resnet18_1d.yaml"), "resnet18_1d", "stage"),
+)
 
 
 def diagram_path(spec: str, detail: str) -> Path:
@@ -25,6 +33,9 @@ def main() -> None:
         for detail in DETAILS:
             path = archspec.render(spec, diagram_path(spec, detail), detail=detail)
             print(f"wrote {path.relative_to(DIAGRAMS.parent.parent)}")
+    for spec, stem, detail in RANKS:
+        path = archspec.render(spec, diagram_path(stem, detail), detail=detail)
+        print(f"wrote {path.relative_to(DIAGRAMS.parent.parent)}")
 
 
 if __name__ == "__main__":

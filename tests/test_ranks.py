@@ -259,3 +259,29 @@ def test_emit_python_at_ranks_1_and_3(rank: int) -> None:
     x = sample(RANK_SIZES[rank])
     with torch.no_grad():
         torch.testing.assert_close(emitted.eval()(x), model(x))
+
+
+def test_ranks_page_examples_run(tmp_path: Path) -> None:
+    """docs/ranks.md: its first spec validates and builds, the second stage's stride
+    written as [1, 2] is the error the page shows, and its Python example runs."""
+    import re
+    import subprocess
+    import sys
+
+    page = (ROOT / "docs" / "ranks.md").read_text()
+    clip = re.findall(r"```yaml\n(.*?)```", page, re.S)[0]
+    spec = archspec.ArchSpec.from_yaml(clip)
+    assert archspec.build(spec, seed=0)(sample([8, 64, 64], batch=1)).shape == (1, 10)
+    (tmp_path / "clip_net.yaml").write_text(
+        clip.replace("width: 64, stride: [1, 2, 2]", "width: 64, stride: [1, 2]")
+    )
+    proc = run_cli("validate", "clip_net.yaml", cwd=tmp_path)
+    shown = re.search(r"```\n(error: clip_net.*?)\n```", page, re.S)
+    assert proc.returncode == 1 and shown is not None
+    assert proc.stderr.strip() == shown.group(1)
+    (code,) = re.findall(r"```python\n(.*?)```", page, re.S)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == ["torch.Size([1, 400])", "1 (12, 5000)", "(8, 5)"]
