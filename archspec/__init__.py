@@ -178,7 +178,8 @@ def summary(
 ) -> Summary:
     """Params, MACs and FLOPs (analytic, per stage) with torchinfo's layer table from a
     forward pass on the meta device: seconds, and no memory, even for 10^10 parameters.
-    ``input_size`` is ``(N, C, H, W)`` (or ``(C, H, W)``); counts are for the batch.
+    ``input_size`` is ``(N, C, *spatial)`` (or ``(C, *spatial)``) at any rank: ``(N, C, L)``,
+    ``(N, C, H, W)``, ``(N, C, D, H, W)``; counts are for the batch.
 
     Example::
 
