@@ -167,13 +167,12 @@ class PoolLayer(Strict):
 
     @model_validator(mode="after")
     def _padding_fits_kernel(self) -> PoolLayer:
-        rank = max(len(v) for v in (self.kernel, self.padding, (0,)) if isinstance(v, tuple))
-        if all(isinstance(v, int) for v in (self.kernel, self.padding)):
-            rank = 1
-        kernel, padding = axes(self.kernel, rank), axes(self.padding, rank)
-        if len(kernel) == len(padding) and any(
-            2 * p > k for k, p in zip(kernel, padding, strict=True)
-        ):
+        lengths = {len(v) for v in (self.kernel, self.padding) if isinstance(v, tuple)}
+        if len(lengths) > 1:
+            return self  # lists of different lengths: the rank check names them
+        rank = lengths.pop() if lengths else 1
+        pairs = zip(axes(self.kernel, rank), axes(self.padding, rank), strict=True)
+        if any(2 * p > k for k, p in pairs):
             raise ValueError(
                 f"padding {_shown(self.padding)} is more than half the kernel size "
                 f"{_shown(self.kernel)}"
