@@ -202,13 +202,16 @@ def render(
     detail: str = "block",
     overrides: Overrides = None,
 ) -> Path:
-    """Draw a spec to ``path``: ``.svg``, ``.png``, ``.pdf`` (Graphviz's dot layout) or
-    ``.dot`` (the Graphviz source), at ``detail`` ``stage``, ``block`` (runs of identical
-    blocks drawn once, ×N) or ``layer`` (every op). The file is written atomically.
+    """Draw a spec to ``path``: ``.svg``, ``.png``, ``.pdf`` (Graphviz's dot layout),
+    ``.dot`` (the Graphviz source), ``.mmd`` (a Mermaid flowchart for Markdown pages) or
+    ``.html`` (a self-contained page to pan, zoom, expand and search), at ``detail``
+    ``stage``, ``block`` (runs of identical blocks drawn once, ×N) or ``layer`` (every
+    op). The file is written atomically.
 
     Example::
 
         archspec.render("resnet50", "resnet50.svg", detail="block")
+        archspec.render("resnet50", "resnet50.mmd", detail="stage")
     """
     # The package archspec.render is imported at the top of this module, before this
     # function is defined: importing a subpackage binds its name on the parent package,
@@ -239,7 +242,7 @@ def emit_python(spec: SpecLike, overrides: Overrides = None) -> str:
 
         Path("resnet50_model.py").write_text(archspec.emit_python("resnet50"))
     """
-    from archspec.codegen.emit_python import emit_python as _emit
+    from archspec.codegen.emit import emit_python as _emit
 
     loaded = load(spec, overrides)
     return _emit(_lowered(loaded, spec, overrides), spec_yaml=loaded.to_yaml())

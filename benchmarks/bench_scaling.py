@@ -13,6 +13,7 @@ take longer than --budget seconds is skipped there and shown as "-". Each step r
 on a tiny spec first, so imports are not counted.
 
 Run: python benchmarks/bench_scaling.py [--sizes 100,1000,10000] [--budget 300]
+     [--steps emit_python,stats]
 """
 
 from __future__ import annotations
@@ -63,12 +64,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--budget", type=float, default=300.0, help="seconds per step and size")
+    parser.add_argument("--steps", default="", help="only these steps, comma-separated")
     args = parser.parse_args()
+    chosen = {s.strip() for s in args.steps.split(",") if s.strip()}
     sizes = [int(n) for n in args.sizes.split(",")]
     specs = {n: spec_of(n) for n in sizes}
     with tempfile.TemporaryDirectory() as tmp:
         table: dict[str, list[float | None]] = {}
         for name, step in steps(Path(tmp)).items():
+            if chosen and name not in chosen:
+                continue
             step(spec_of(8))  # imports and first-call set-up are not the step's time
             times: list[float | None] = []
             for i, n in enumerate(sizes):

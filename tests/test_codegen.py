@@ -12,7 +12,7 @@ from helpers import assert_ir_shapes, generated_modules, module_nodes, n_params,
 from torch import fx
 
 import archspec
-from archspec.graph.ops import is_module
+from archspec.graph.ops import ACTS, is_module
 from archspec.spec.limits import MAX_CHANNELS
 
 
@@ -286,7 +286,7 @@ def test_the_builder_refuses_two_layers_on_one_module_path() -> None:
         g.pool(x, "max", 2, 2, name="conv")
 
 
-@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh", "relu6", "silu"])
+@pytest.mark.parametrize("act", sorted(ACTS))
 @pytest.mark.parametrize("memory_efficient", [False, True])
 def test_in_place_ops_never_overwrite_what_backward_needs(act: str, memory_efficient: bool) -> None:
     """Activation after activation (dense layers without norms), inside and at the edge

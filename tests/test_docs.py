@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import archspec
 from archspec.spec.schema import json_schema, markdown_reference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,28 @@ def test_readme_first_spec_and_python_example_run(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "resnet50.svg").stat().st_size > 0
     assert (tmp_path / "resnet50.pt").stat().st_size > 0
+
+
+def test_norms_page_examples_run(tmp_path: Path) -> None:
+    """docs/norms.md: its Python block runs as written in a fresh interpreter and prints
+    what its comments say; every YAML spec validates; the example drawn is the file."""
+    page = (DOCS / "norms.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", page, re.S)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    expected = [line.split("  # ")[1] for line in code.splitlines() if line.startswith("print(")]
+    assert proc.stdout.splitlines() == expected
+    specs = {}
+    for text in re.findall(r"```yaml\n(.*?)```", page, re.S):
+        spec = archspec.ArchSpec.from_yaml(text)
+        archspec.stats(spec)
+        specs[spec.name] = spec
+    example = archspec.load(ROOT / "examples" / "norms" / "resnet18_gn_os8.yaml")
+    assert specs["resnet18_gn_os8"].arch_id == example.arch_id
+    tv_os8 = archspec.load(ROOT / "examples" / "dilation" / "resnet50_os8.yaml")
+    assert specs["resnet50_os8"].arch_id == tv_os8.arch_id
 
 
 @pytest.mark.slow

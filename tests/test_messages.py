@@ -238,3 +238,17 @@ def test_an_override_of_the_defaults_is_named_at_the_stage_it_broke() -> None:
     text = assert_clean_failure(run_cli("validate", "densenet121", "--set", "defaults.width=64"))
     assert "preset:densenet121:" in text and "after override defaults.width=64" in text
     assert "growth" in text
+
+
+def test_a_graph_error_also_points_at_a_cause_outside_the_stage(tmp_path: Path) -> None:
+    # Too small an input is the input size's doing; a skip setting the stage does not
+    # write comes from the defaults: both are named beside the stage.
+    small = write_file(tmp_path / "small.yaml", sub("size: 32", "size: 1"))
+    text = assert_clean_failure(run_cli("validate", small))
+    assert "input is too small" in text and "the input size at" in text and "small.yaml:" in text
+    narrow = write_file(
+        tmp_path / "narrow.yaml",
+        sub("  - {depth: 2, width: 32, stride: 2}", "  - {depth: 2, width: 8, stride: 2}"),
+    )
+    text = assert_clean_failure(run_cli("validate", narrow))
+    assert "its defaults at" in text and "narrow.yaml:" in text

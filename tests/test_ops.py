@@ -21,7 +21,7 @@ from torch import nn
 import archspec
 import archspec.nn as archspec_nn
 from archspec.errors import ArchSpecError
-from archspec.graph.ops import OPS, Op, register_op
+from archspec.graph.ops import ACTS, NORMS, OPS, Op, register_op
 
 FIELDS = ("shape", "label", "style", "source", "params", "macs", "init")
 
@@ -38,19 +38,30 @@ def test_every_op_has_every_field(name: str) -> None:
 
 
 def _samples(per_op: int = 12) -> list[tuple[str, dict[str, Any], tuple[tuple[int, ...], ...]]]:
-    found: dict[str, dict[str, Any]] = defaultdict(dict)
+    found: dict[tuple[str, Any], dict[str, Any]] = defaultdict(dict)
     # Every preset, and one with the options no preset sets (drop_path, head dropout).
     regularized = archspec.load("resnet20").override(
         {"defaults.drop_path": 0.1, "head.dropout": 0.2}
     )
-    for preset in [*archspec.presets(), regularized]:
+    # and every norm and activation kind, and dilation (no preset has them all)
+    small = archspec.load("resnet20")
+    kinds = [
+        small.override({"defaults.norm": {"kind": k, "groups": 8} if k == "group" else k})
+        for k in NORMS
+    ]
+    kinds += [small.override({"defaults.act": k}) for k in ACTS]
+    kinds.append(
+        small.override({"output_stride": 2, "defaults.act": {"kind": "leaky_relu", "slope": 0.1}})
+    )
+    for preset in [*archspec.presets(), regularized, *kinds]:
         graph = archspec.lower(preset)
         for _, data in graph.nodes(data=True):
             if data["op"] == "input":
                 continue
             ins = tuple(graph.nodes[i]["shape"] for i in data["inputs"])
             key = repr((sorted(data["params"].items()), ins))
-            bucket = found[data["op"]]
+            # per kind too (norms, activations, pools), so each gets its own samples
+            bucket = found[data["op"], data["params"].get("kind")]
             if len(bucket) < per_op:
                 bucket.setdefault(key, (data["op"], data["params"], ins))
     return [s for bucket in found.values() for s in bucket.values()]

@@ -26,6 +26,8 @@ def test_wheel_ships_every_preset(wheel: Path) -> None:
     for spec in (ROOT / "specs").glob("*.yaml"):
         assert f"archspec/specs/{spec.name}" in names
     assert "archspec/cli/__init__.py" in names
+    for asset in ("viewer.html", "viewer.js", "viewer.css"):  # the HTML viewer's page
+        assert f"archspec/render/{asset}" in names
 
 
 def test_installed_wheel_loads_presets(wheel: Path, tmp_path: Path) -> None:

@@ -5,13 +5,21 @@ outputs with them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import reference_libs
 import torch
 from helpers import n_params
 from test_reference import _randomize
+from torch.utils.flop_counter import FlopCounterMode
 
 import archspec
+
+ROOT = Path(__file__).resolve().parent.parent
+# torchvision's resnet50(replace_stride_with_dilation=[False, True, True]): resnet50 with
+# `output_stride: 8`, the example the norms page shows.
+DILATED = ROOT / "examples" / "dilation" / "resnet50_os8.yaml"
 
 TORCHVISION = [
     "resnet18",
@@ -27,9 +35,9 @@ TORCHVISION = [
     "densenet169",
     "densenet201",
 ]
-TIMM = ["resnet50d", "seresnet50"]
+TIMM = ["resnet50d", "seresnet50", "resnet50_gn"]
 # Small ones also run with the library's (randomized) weights loaded; all are counted.
-RUN = {"resnet18", "resnext50_32x4d", "densenet121", "resnet50d", "seresnet50"}
+RUN = {"resnet18", "resnext50_32x4d", "densenet121", "resnet50d", "seresnet50", "resnet50_gn"}
 
 
 def _reference(name: str) -> torch.nn.Module:
@@ -61,5 +69,59 @@ def test_outputs_equal_the_librarys_with_its_weights(name: str) -> None:
     model = archspec.build(name, seed=0).eval()
     _load(model, reference, name)
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
+
+
+def _macs(model: torch.nn.Module, size: int = 224) -> int:
+    """Multiply-adds of one sample as torch's counter sees a forward on the meta device."""
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.empty(1, 3, size, size, device="meta"))
+    return counter.get_total_flops() // 2
+
+
+def test_resnet50_gn_is_timms_to_the_mac() -> None:
+    with torch.device("meta"):
+        reference = _reference("resnet50_gn")
+    assert archspec.stats("resnet50_gn").params == n_params(reference) == 25_557_032
+    norms = {type(m).__name__ for m in archspec.build("resnet50_gn", device="meta").modules()}
+    assert "GroupNorm" in norms and "BatchNorm2d" not in norms  # the stem's too
+    assert archspec.stats("resnet50_gn").macs == _macs(reference)
+
+
+def test_a_dilated_resnet50_is_torchvisions_output_stride_8() -> None:
+    tv = reference_libs.torchvision()
+    torch.manual_seed(0)
+    reference = tv.models.resnet50(replace_stride_with_dilation=[False, True, True]).eval()
+    _randomize(reference, seed=1)
+    model = archspec.build(DILATED, seed=0).eval()
+    assert n_params(model) == n_params(reference) == archspec.stats(DILATED).params
+    model.load_state_dict(reference.state_dict(), strict=True)
+    for name, conv in reference.named_modules():
+        if isinstance(conv, torch.nn.Conv2d):
+            ours = model.get_submodule(name)
+            assert (ours.stride, ours.padding, ours.dilation) == (
+                conv.stride,
+                conv.padding,
+                conv.dilation,
+            ), name
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
+    with torch.device("meta"):
+        meta = tv.models.resnet50(replace_stride_with_dilation=[False, True, True])
+    assert archspec.stats(DILATED).macs == _macs(meta)
+
+
+def test_a_dilated_resnet18_is_timms_output_stride_8() -> None:
+    # torchvision's BasicBlock refuses dilation; timm's dilates its first conv by the
+    # dilation before the stage and its second by the stage's own, as archspec does.
+    reference = reference_libs.timm().create_model("resnet18", output_stride=8).eval()
+    _randomize(reference, seed=1)
+    spec = archspec.load("resnet18").override({"output_stride": 8})
+    model = archspec.build(spec, seed=0).eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)

@@ -16,7 +16,8 @@ import archspec
 from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
 from archspec.errors import ArchSpecError
-from archspec.render import DETAILS, FORMATS, build_view, render_graph, style
+from archspec.render import DETAILS, build_view, render_graph, style
+from archspec.render import GRAPHVIZ_FORMATS as FORMATS
 from archspec.render.collapse import block_runs
 from archspec.render.labels import op_text
 from archspec.spec.load import from_data
@@ -262,6 +263,11 @@ def test_committed_diagrams_match_the_presets() -> None:
             assert path.is_file(), f"{path} is missing: run scripts/gen_diagrams.py"
             assert svg_node_count(path) == expected_counts(graph)[detail], path
             assert f"{archspec.stats(name).params:,} params" in path.read_text()
+    for name, spec_file in script.EXAMPLES.items():
+        path = script.diagram_path(name, "block")
+        assert path.is_file(), f"{path} is missing: run scripts/gen_diagrams.py"
+        assert svg_node_count(path) == expected_counts(archspec.lower(spec_file))["block"], path
+        assert f"{archspec.stats(spec_file).params:,} params" in path.read_text()
 
 
 def test_a_sum_inside_a_branch_is_no_skip() -> None:

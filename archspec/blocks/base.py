@@ -12,9 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from archspec.spec.limits import MAX_CHANNELS, MAX_DEPTH, MAX_STRIDE
+from archspec.spec.limits import MAX_CHANNELS, MAX_DEPTH, MAX_GROUPS, MAX_STRIDE
 
 if TYPE_CHECKING:
     from archspec.graph.builder import GraphBuilder, Value
@@ -25,8 +33,24 @@ Count = Annotated[int, Field(strict=True, ge=1)]
 Factor = Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)]
 # A dropout-like probability: 0 is off, 1 would drop everything.
 Rate = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
-Norm = Literal["batch", "none"]
-Act = Literal["relu", "relu6", "gelu", "silu", "tanh", "sigmoid", "none"]
+# The kinds' names; graph/ops/norm.py's NORMS and act.py's ACTS hold what each one is
+# (tests/test_norms.py checks that the two lists agree).
+Norm = Literal["batch", "group", "layer", "instance", "frozen_batch", "none"]
+Act = Literal[
+    "relu",
+    "relu6",
+    "gelu",
+    "silu",
+    "tanh",
+    "sigmoid",
+    "leaky_relu",
+    "hardswish",
+    "mish",
+    "elu",
+    "none",
+]
+DEFAULT_NORM_GROUPS = 32
+DEFAULT_SLOPE = 0.01
 
 
 class SpecModel(BaseModel):
@@ -37,6 +61,66 @@ class SpecModel(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True
     )
+
+
+class NormSetting(SpecModel):
+    """A norm with settings: ``{kind: group, groups: 16}``."""
+
+    kind: Norm
+    "batch | group | layer | instance | frozen_batch | none."
+    groups: Annotated[int, Field(strict=True, ge=1, le=MAX_GROUPS)] | None = None
+    "Group norm: the number of groups (default 32); the channels must divide into them."
+
+    @model_validator(mode="after")
+    def _groups_for_group_norm(self) -> NormSetting:
+        if self.groups is not None and self.kind != "group":
+            raise ValueError(f"groups applies to norm kind 'group', not {self.kind!r}")
+        return self
+
+
+class ActSetting(SpecModel):
+    """An activation with settings: ``{kind: leaky_relu, slope: 0.2}``."""
+
+    kind: Act
+    "The activation (as `act:` takes it by name)."
+    slope: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    "leaky_relu: the slope for negative inputs (default 0.01, torch's)."
+
+    @model_validator(mode="after")
+    def _slope_for_leaky_relu(self) -> ActSetting:
+        if self.slope is not None and self.kind != "leaky_relu":
+            raise ValueError(f"slope applies to act kind 'leaky_relu', not {self.kind!r}")
+        return self
+
+
+def _canonical_norm(value: str | NormSetting) -> str | NormSetting:
+    # A setting written out as its default is the bare name, so `{kind: group}`,
+    # `{kind: group, groups: 32}` and `group` are one architecture (one arch_id).
+    if isinstance(value, NormSetting) and value.groups in (None, DEFAULT_NORM_GROUPS):
+        return value.kind
+    return value
+
+
+def _canonical_act(value: str | ActSetting) -> str | ActSetting:
+    if isinstance(value, ActSetting) and value.slope in (None, DEFAULT_SLOPE):
+        return value.kind
+    return value
+
+
+NormField = Annotated[Norm | NormSetting, AfterValidator(_canonical_norm)]
+ActField = Annotated[Act | ActSetting, AfterValidator(_canonical_act)]
+
+
+def norm_kind(norm: str | NormSetting) -> str:
+    """The kind's name of a norm as a spec holds it: ``group`` for ``{kind: group, ...}``."""
+    return norm if isinstance(norm, str) else norm.kind
+
+
+def norm_groups(norm: str | NormSetting) -> int | None:
+    """The group count of a group norm (its default where not written), else None."""
+    if norm_kind(norm) != "group":
+        return None
+    return (None if isinstance(norm, str) else norm.groups) or DEFAULT_NORM_GROUPS
 
 
 class BlockConfig(SpecModel):
@@ -57,10 +141,17 @@ class BlockConfig(SpecModel):
     ) = 1
     """Stride of the stage's first block, one number or one per axis ([1, 2, 2]: keep a
     video's frames, halve its height and width); the others keep the size."""
-    norm: Norm = "batch"
-    "Normalization after each conv: batch norm, or none."
-    act: Act = "relu"
-    "Activation function."
+    dilate: bool = False
+    """Trade the stage's stride for dilation (torchvision's replace_stride_with_dilation):
+    the stage keeps its input's resolution, and the network's dilation grows by the
+    stride from the stage's second block on (its first block still has the dilation
+    before it), carried into every later stage."""
+    norm: NormField = "batch"
+    """Normalization after each conv: batch | group | layer | instance | frozen_batch |
+    none, or a mapping with settings ({kind: group, groups: 16}); see docs/norms.md."""
+    act: ActField = "relu"
+    """Activation: relu | relu6 | gelu | silu | tanh | sigmoid | leaky_relu | hardswish |
+    mish | elu | none, or a mapping with settings ({kind: leaky_relu, slope: 0.2})."""
     skip: str = "identity"
     """Skip connection: identity | projection | pad | gated | sparse | none (and any
     registered kind); see the skip kinds below."""
@@ -92,10 +183,19 @@ class BlockConfig(SpecModel):
     # The skip kinds this block type can take; None: every registered kind. A block
     # whose merge is not a residual sum (dense layers concatenate) lists its own.
     skip_kinds: ClassVar[tuple[str, ...] | None] = None
+    # Whether the block's lowering reads g.dilation (its 3x3 convs dilate); a stage of a
+    # block type that does not is refused with `dilate` or after a dilated stage.
+    takes_dilation: ClassVar[bool] = False
 
     def out_channels(self, in_channels: int) -> int:
         """Channels this block outputs, given what it receives."""
         return self.width
+
+    def normed_channels(self) -> dict[str, int]:
+        """The channels of the block's norms that the config alone decides (what each
+        is, for messages): a group norm's groups must divide them. Norms whose channels
+        depend on the block's input are checked when the network is lowered."""
+        return {}
 
     def implied(self) -> dict[str, Any]:
         """What settings whose default is ``None`` stand for when left out (preact's

@@ -10,7 +10,7 @@ parameters (norm: batch) are 9·c_in·w' + 9·w'·w'·e + 2·w' + 2·w'·e, plus
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -35,6 +35,11 @@ class BasicConfig(BlockConfig):
         self.check_channels(output=self.out_channels(0))
         return self
 
+    takes_dilation: ClassVar[bool] = True
+
+    def normed_channels(self) -> dict[str, int]:
+        return {"the first conv": self.inner_width(), "the block's output": self.out_channels(0)}
+
     def inner_width(self) -> int:
         """Channels of the first conv."""
         return self.width * self.width_factor
@@ -45,10 +50,11 @@ class BasicConfig(BlockConfig):
 
 def lower(g: GraphBuilder, cfg: BasicConfig, x: Value, stride: int) -> Value:
     bias = cfg.norm == "none"
-    out = g.conv(x, cfg.inner_width(), 3, stride=stride, bias=bias, name="conv1")
+    first, later = g.dilation  # timm's first_dilation and dilation
+    out = g.conv(x, cfg.inner_width(), 3, stride=stride, dilation=first, bias=bias, name="conv1")
     out = g.act(g.norm(out, cfg.norm, name="bn1"), cfg.act)
     out = g.dropout(out, cfg.dropout)
-    out = g.conv(out, cfg.out_channels(x.channels), 3, bias=bias, name="conv2")
+    out = g.conv(out, cfg.out_channels(x.channels), 3, dilation=later, bias=bias, name="conv2")
     out = g.norm(out, cfg.norm, name="bn2", init="zero" if cfg.zero_init_last else None)
     return g.act(residual(g, cfg, x, out, stride), cfg.act)
 

@@ -11,7 +11,7 @@ only (torchvision's wide_resnet50_2 has k = 2): with inner width i = w·k, param
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -37,6 +37,11 @@ class BottleneckConfig(BlockConfig):
         self.check_channels(inner=self.width * self.width_factor, output=self.out_channels(0))
         return self
 
+    takes_dilation: ClassVar[bool] = True
+
+    def normed_channels(self) -> dict[str, int]:
+        return {"the 3x3 conv": self.inner_width(), "the block's output": self.out_channels(0)}
+
     def inner_width(self) -> int:
         """Channels of the 3x3 conv (ResNeXt and wide variants change this)."""
         return self.width * self.width_factor
@@ -54,7 +59,18 @@ def lower(g: GraphBuilder, cfg: BottleneckConfig, x: Value, stride: int) -> Valu
     w = cfg.inner_width()
     out = g.conv(x, w, 1, stride=s1, padding=0, bias=bias, name="conv1")
     out = g.act(g.norm(out, cfg.norm, name="bn1"), cfg.act)
-    out = g.conv(out, w, 3, stride=s3, groups=cfg.conv_groups(), bias=bias, name="conv2")
+    # The 3x3 conv has the dilation torchvision's Bottleneck gets (previous_dilation in a
+    # dilated stage's first block).
+    out = g.conv(
+        out,
+        w,
+        3,
+        stride=s3,
+        groups=cfg.conv_groups(),
+        dilation=g.dilation[0],
+        bias=bias,
+        name="conv2",
+    )
     out = g.act(g.norm(out, cfg.norm, name="bn2"), cfg.act)
     out = g.conv(out, cfg.out_channels(x.channels), 1, padding=0, bias=bias, name="conv3")
     out = g.norm(out, cfg.norm, name="bn3", init="zero" if cfg.zero_init_last else None)

@@ -80,6 +80,9 @@ class DenseConfig(BlockConfig):
             )
         return value
 
+    def normed_channels(self) -> dict[str, int]:
+        return {"the 1x1 bottleneck conv": self.width * self.bn_size} if self.bn_size else {}
+
     @model_validator(mode="after")
     def _channels_fit(self) -> DenseConfig:
         self.check_channels(bottleneck=self.width * (self.bn_size or 1))

@@ -12,7 +12,7 @@ the shape changes.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from archspec.blocks.base import BlockConfig, BlockType
 from archspec.blocks.registry import register
@@ -26,9 +26,15 @@ class HighwayConfig(BlockConfig):
     """How H(x) meets x: gated (the highway gate, the default), sparse, identity,
     projection, pad or none."""
 
+    takes_dilation: ClassVar[bool] = True
+
+    def normed_channels(self) -> dict[str, int]:
+        return {"the conv": self.width}
+
 
 def lower(g: GraphBuilder, cfg: HighwayConfig, x: Value, stride: int) -> Value:
-    out = g.conv(x, cfg.width, 3, stride=stride, bias=cfg.norm == "none", name="conv1")
+    bias = cfg.norm == "none"
+    out = g.conv(x, cfg.width, 3, stride=stride, dilation=g.dilation[0], bias=bias, name="conv1")
     out = g.norm(out, cfg.norm, name="bn1", init="zero" if cfg.zero_init_last else None)
     out = g.act(out, cfg.act)
     return residual(g, cfg, x, out, stride)

@@ -44,6 +44,10 @@ class PreactConfig(BlockConfig):
     ResNet's, 0.3 in the paper)."""
 
     needs_final_norm: ClassVar[bool] = True
+    takes_dilation: ClassVar[bool] = True
+
+    def normed_channels(self) -> dict[str, int]:
+        return {"the inner convs": self.inner_width()}
 
     @model_validator(mode="after")
     def _channels_fit(self) -> PreactConfig:
@@ -68,15 +72,15 @@ def lower(g: GraphBuilder, cfg: PreactConfig, x: Value, stride: int) -> Value:
     out_c = cfg.out_channels(x.channels)
     inner = cfg.inner_width()
     if cfg.form == "basic":
-        out = g.conv(pre, inner, 3, stride=stride, bias=bias, name="conv1")
+        out = g.conv(pre, inner, 3, stride=stride, dilation=g.dilation[0], bias=bias, name="conv1")
         out = g.act(g.norm(out, cfg.norm, name="bn2"), cfg.act)
         out = g.dropout(out, cfg.dropout)
-        out = g.conv(out, out_c, 3, bias=bias, name="conv2", init=last)
+        out = g.conv(out, out_c, 3, dilation=g.dilation[1], bias=bias, name="conv2", init=last)
     else:
         s1, s3 = (stride, 1) if cfg.stride_at == "1x1" else (1, stride)
         out = g.conv(pre, inner, 1, stride=s1, padding=0, bias=bias, name="conv1")
         out = g.act(g.norm(out, cfg.norm, name="bn2"), cfg.act)
-        out = g.conv(out, inner, 3, stride=s3, bias=bias, name="conv2")
+        out = g.conv(out, inner, 3, stride=s3, dilation=g.dilation[0], bias=bias, name="conv2")
         out = g.act(g.norm(out, cfg.norm, name="bn3"), cfg.act)
         out = g.dropout(out, cfg.dropout)
         out = g.conv(out, out_c, 1, padding=0, bias=bias, name="conv3", init=last)

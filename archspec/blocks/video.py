@@ -40,6 +40,10 @@ class VideoConfig(BlockConfig):
     """How each 3x3x3 conv is made: full (3-D), spatial (1x3x3, frames kept apart) or
     factorized ((2+1)-D: 1x3x3 to mid channels, norm, act, 3x1x1)."""
 
+    def normed_channels(self) -> dict[str, int]:
+        # a factorised conv's mid norm depends on the block's input: checked when lowered
+        return {"the block's convs": self.width}
+
 
 def mid_channels(in_channels: int, out_channels: int) -> int:
     """torchvision's (2+1)-D rule: the factorised pair has about a full conv's parameters.

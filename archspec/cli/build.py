@@ -72,7 +72,7 @@ def build(
     from archspec.report.units import short
 
     if emit_python is not None:
-        from archspec.codegen.emit_python import emit_python as emit
+        from archspec.codegen.emit import emit_python as emit
 
         with _progress(f"writing the source of {loaded.name}"):
             atomic_write(emit_python, emit(graph, spec_yaml=loaded.to_yaml()))

@@ -27,7 +27,9 @@ def render(
     spec: SpecArg,
     output: Annotated[
         Path,
-        typer.Option("--output", "-o", help="The file to write: .svg, .png, .pdf or .dot."),
+        typer.Option(
+            "--output", "-o", help="The file to write: .svg, .png, .pdf, .dot, .mmd or .html."
+        ),
     ],
     detail: Annotated[
         Detail,
@@ -41,22 +43,25 @@ def render(
     ] = Detail.block,
     sets: SetOpt = None,
 ) -> None:
-    """Draw a spec to SVG, PNG, PDF or Graphviz dot (stage, block or layer detail).
+    """Draw a spec to SVG, PNG, PDF, Graphviz dot, Mermaid or an interactive HTML page.
 
     A node per stage, per block (runs of identical blocks drawn once, marked ×N) or per
     op; clusters per stage, tensor shapes on the edges, skip connections coloured by kind
     (identity, projection, pad, gated, sparse, concatenation). .dot is the Graphviz
-    source; the others are laid out by Graphviz's dot engine. A failed render leaves
-    an existing file untouched.
+    source; .mmd a Mermaid flowchart for Markdown pages (GitHub renders it); .html one
+    self-contained page to pan, zoom, expand, hover and search (no network needed); the
+    others are laid out by Graphviz's dot engine. A failed render leaves an existing file
+    untouched.
 
     \b
     Examples:
       archspec render resnet50 -o resnet50.svg
       archspec render resnet56 -o resnet56.pdf --detail stage
       archspec render my_net.yaml -o my_net.png --detail layer
+      archspec render resnet50 -o resnet50.mmd
+      archspec render resnet50 -o resnet50.html
     """
-    from archspec.render import FORMATS, build_view, to_agraph
-    from archspec.render.draw import write
+    from archspec.render import FORMATS, build_view, render_graph
 
     if output.suffix.lower().lstrip(".") not in FORMATS:
         raise fail(f"{output}: -o takes {', '.join('.' + f for f in FORMATS)}", 2)
@@ -65,7 +70,7 @@ def render(
     start = time.perf_counter()
     view = build_view(graph, detail.value)
     with _progress(f"laying out {loaded.name} ({len(view.nodes)} nodes)"):
-        write(to_agraph(view), output)
+        render_graph(graph, output, detail=detail.value)  # the suffix picks the writer
     out.print(
         f"wrote {output} ({detail.value} detail, {len(view.nodes)} nodes) in "
         f"{time.perf_counter() - start:.1f} s",

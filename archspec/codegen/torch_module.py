@@ -127,7 +127,7 @@ def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
             else:
                 raise GraphError(f"no torch lowering for op {op!r}", scope=data["scope"])
             # Which IR node an fx node computes, for backends that read the fx graph
-            # (codegen/emit_python.py groups statements by block with it).
+            # (codegen/emit/ reads them).
             env[node].meta.setdefault("archspec_node", node)
             env[node].meta["archspec_scope"] = data["scope"]
     outputs = [env[node] for node in graph.graph["outputs"]]

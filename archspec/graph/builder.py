@@ -55,6 +55,11 @@ class GraphBuilder:
         # Blocks in the whole network, set by the lowering before the first stage, so a
         # block can know how deep it sits (stochastic depth rates rise with depth).
         self.total_blocks = 0
+        # The dilation of the block being lowered, set by the lowering before each block:
+        # (for the conv that would carry a stride, for the block's later convs). A stage
+        # that trades its stride for dilation gives its first block (d, d·stride), as
+        # torchvision's _make_layer hands its first block previous_dilation.
+        self.dilation: tuple[int, int] = (1, 1)
         self.input = self._node("input", "input", [], {}, tuple(input_shape))
 
     # -- scopes -------------------------------------------------------------------
@@ -215,6 +220,7 @@ class GraphBuilder:
         stride: int | tuple[int, ...] = 1,
         padding: int | tuple[int, ...] | None = None,
         groups: int = 1,
+        dilation: int = 1,
         bias: bool = False,
         name: str = "conv",
         init: str | None = None,
@@ -231,21 +237,36 @@ class GraphBuilder:
             "out_channels": out_channels,
             "kernel": kernel,
             "stride": stride,
-            "padding": _half(kernel) if padding is None else padding,
+            # "same" padding: dilation · (kernel − 1) / 2 per axis, torchvision's padding=dilation
+            "padding": _half(kernel, dilation) if padding is None else padding,
             "groups": groups,
             "bias": bias,
         }
+        if dilation != 1:  # only where set, so undilated nets keep their params
+            params["dilation"] = dilation
         return self._node("conv", name, [x], params, init=init)
 
-    def norm(self, x: Value, kind: str, *, name: str = "bn", init: str | None = None) -> Value:
-        if kind == "none":
+    def norm(self, x: Value, kind: Any, *, name: str = "bn", init: str | None = None) -> Value:
+        """A norm of ``kind``: a name (``batch``) or a spec's setting with ``kind`` and
+        ``groups`` (``NormSetting``)."""
+        name_of = getattr(kind, "kind", kind)
+        if name_of == "none":
             return x
-        return self._node("norm", name, [x], {"kind": kind, "channels": x.channels}, init=init)
+        params: dict[str, Any] = {"kind": name_of, "channels": x.channels}
+        if getattr(kind, "groups", None) is not None:
+            params["groups"] = kind.groups
+        return self._node("norm", name, [x], params, init=init)
 
-    def act(self, x: Value, kind: str, *, name: str = "relu") -> Value:
-        if kind == "none":
+    def act(self, x: Value, kind: Any, *, name: str = "relu") -> Value:
+        """An activation of ``kind``: a name (``relu``) or a spec's setting with ``kind``
+        and ``slope`` (``ActSetting``)."""
+        name_of = getattr(kind, "kind", kind)
+        if name_of == "none":
             return x
-        return self._node("act", name, [x], {"kind": kind})
+        params: dict[str, Any] = {"kind": name_of}
+        if getattr(kind, "slope", None) is not None:
+            params["slope"] = kind.slope
+        return self._node("act", name, [x], params)
 
     def pool(
         self,
@@ -312,9 +333,12 @@ class GraphBuilder:
         return self.graph
 
 
-def _half(kernel: int | tuple[int, ...]) -> int | tuple[int, ...]:
-    """ "Same" padding of an odd kernel, per axis: 3 -> 1, (3, 7, 7) -> (1, 3, 3)."""
-    return kernel // 2 if isinstance(kernel, int) else tuple(k // 2 for k in kernel)
+def _half(kernel: int | tuple[int, ...], dilation: int = 1) -> int | tuple[int, ...]:
+    """Same-size padding of an odd kernel, per axis: 3 -> 1, (3, 7, 7) -> (1, 3, 3);
+    dilated, dilation · (kernel // 2)."""
+    if isinstance(kernel, int):
+        return dilation * (kernel // 2)
+    return tuple(dilation * (k // 2) for k in kernel)
 
 
 def strided(stride: int | tuple[int, ...]) -> bool:

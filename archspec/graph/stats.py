@@ -39,6 +39,14 @@ class Stats:
         """Floating-point operations: two per multiply-add."""
         return 2 * self.macs
 
+    def _repr_html_(self) -> str | None:
+        """In a notebook: the totals and the per-part table; None (the plain repr) if
+        anything fails."""
+        # Imported only when a notebook asks: the renderer is a backend, graph/ a leaf.
+        from archspec.render.notebook import never_raise, stats_html
+
+        return never_raise(lambda: stats_html(self))
+
 
 def node_cost(graph: nx.DiGraph, node: str) -> tuple[int, int]:
     """(params, MACs) of one node."""

@@ -1,9 +1,11 @@
-"""archspec's own torch layers, for the ops torch.nn lacks (a pad skip, a gate, ...).
+"""archspec's own torch layers, for the ops torch.nn lacks (a pad skip, a gate, a frozen
+batch norm, ...).
 
 These files import torch and nothing of archspec, so emit_python can copy a class's
 source into a standalone file as it is.
 """
 
 from archspec.nn.layers import DropPath, Gate, PadShortcut, Scale
+from archspec.nn.norms import ChannelLayerNorm, FrozenBatchNorm
 
-__all__ = ["DropPath", "Gate", "PadShortcut", "Scale"]
+__all__ = ["ChannelLayerNorm", "DropPath", "FrozenBatchNorm", "Gate", "PadShortcut", "Scale"]

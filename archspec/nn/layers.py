@@ -16,15 +16,23 @@ class PadShortcut(nn.Module):
     def __init__(self, stride: int | tuple[int, ...], pad_before: int, pad_after: int) -> None:
         super().__init__()
         self.stride = stride
+        # one int per axis up to 3-D: a list of ints, which TorchScript types by itself
+        self.strides = [stride] * 3 if isinstance(stride, int) else list(stride)
         self.pad_before = pad_before
         self.pad_after = pad_after
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spatial = x.dim() - 2  # any rank: (N, C, L), (N, C, H, W), (N, C, D, H, W)
-        strides = (self.stride,) * spatial if isinstance(self.stride, int) else self.stride
-        if any(s > 1 for s in strides):
-            x = x[(slice(None), slice(None), *(slice(None, None, s) for s in strides))]
-        return F.pad(x, (0, 0) * spatial + (self.pad_before, self.pad_after))
+        # Any rank: (N, C, L), (N, C, H, W), (N, C, D, H, W), spelled out per rank so
+        # TorchScript compiles it.
+        s = self.strides
+        if max(s) > 1:
+            if x.dim() == 3:
+                x = x[:, :, :: s[0]]
+            elif x.dim() == 4:
+                x = x[:, :, :: s[0], :: s[1]]
+            else:
+                x = x[:, :, :: s[0], :: s[1], :: s[2]]
+        return F.pad(x, [0, 0] * (x.dim() - 2) + [self.pad_before, self.pad_after])
 
     def extra_repr(self) -> str:
         return f"stride={self.stride}, pad=({self.pad_before}, {self.pad_after})"

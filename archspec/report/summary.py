@@ -70,6 +70,13 @@ class Summary:
         """Two per multiply-add."""
         return 2 * self.macs
 
+    def _repr_html_(self) -> str | None:
+        """In a notebook: the totals, the per-stage table and torchinfo's table folded
+        underneath; None (the plain repr) if anything fails."""
+        from archspec.render.notebook import never_raise, summary_html
+
+        return never_raise(lambda: summary_html(self))
+
     def to_json(self) -> dict[str, Any]:
         """The record ``archspec summary --json`` prints."""
         return {

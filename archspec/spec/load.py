@@ -172,7 +172,16 @@ def with_stage_line(
     where = doc.mark(("stages", index))
     if where is None:
         return error
-    message = f"{error.message} (stage {index + 1} is written at {where})"
+    places = [f"stage {index + 1} is written at {where}"]
+    # A cause outside the stage: the input too small for the downsampling is set by the
+    # input size; a setting the stage does not write comes from defaults.
+    size = doc.marks.get(("input", "size")) or doc.marks.get(("input",))
+    if "input is too small" in error.message and size is not None:
+        places.append(f"the input size at {size}")
+    defaults = doc.marks.get(("defaults",))
+    if defaults is not None and "input is too small" not in error.message:
+        places.append(f"its defaults at {defaults}")
+    message = f"{error.message} ({'; '.join(places)})"
     return GraphError(message, scope=error.scope, shapes=error.shapes)
 
 

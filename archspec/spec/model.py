@@ -27,7 +27,11 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from archspec.blocks import BlockConfig, blocks, get
-from archspec.blocks.base import Act, Norm, SpecModel
+from archspec.blocks.base import (
+    ActField,
+    NormField,
+    SpecModel,
+)
 from archspec.spec.frozen import freeze
 from archspec.spec.limits import (
     MAX_CHANNELS,
@@ -128,6 +132,9 @@ class NamedStem(Strict):
     3x1x1 conv, norm, act. none: nothing."""
     width: _int(1, MAX_CHANNELS) | None = None
     "Output channels (default 64 for imagenet and deep, 16 for cifar)."
+    norm: NormField | None = None
+    """The stem's norm (as a stage's `norm` takes it); default: the first stage's norm,
+    so `defaults: {norm: group}` makes the whole network group-normed."""
 
 
 class ConvLayer(Strict):
@@ -146,13 +153,14 @@ class ConvLayer(Strict):
 
 
 class NormLayer(Strict):
-    norm: Norm
-    "Normalization: batch (BatchNorm2d), or none."
+    norm: NormField
+    """Normalization, as a stage's `norm` takes it: batch | group | layer | instance |
+    frozen_batch | none, or {kind: group, groups: 16}."""
 
 
 class ActLayer(Strict):
-    act: Act
-    "Activation function."
+    act: ActField
+    "Activation, as a stage's `act` takes it: a name, or {kind: leaky_relu, slope: 0.2}."
 
 
 class PoolLayer(Strict):
@@ -284,6 +292,11 @@ class ArchSpec(Strict, metaclass=_Constructed):
     last one after the final norm, where there is one), as timm's features_only; a list
     of module paths (relu, layer3, layer3.5, layer2.0.conv1): those modules' outputs, in
     that order. Only what the outputs need is built and counted."""
+    output_stride: _int(1, 1 << 20) | None = None
+    """The network's largest reduction of the input (timm's and DeepLab's output_stride):
+    each stage whose stride would take it further trades that stride for dilation, as
+    `dilate: true` does, so `output_stride: 8` on resnet50 is torchvision's
+    replace_stride_with_dilation=[False, True, True]; none: every stride is kept."""
 
     _blocks: tuple[BlockConfig, ...] = PrivateAttr(default=())
 
@@ -299,6 +312,17 @@ class ArchSpec(Strict, metaclass=_Constructed):
         _stem_axes_fit(self.stem_spec, self.input.rank, errors)
         if not errors and sum(c.depth for c in resolved) > MAX_TOTAL_BLOCKS:
             errors.append(_error(("stages",), f"more than {MAX_TOTAL_BLOCKS} blocks in all", None))
+        if not errors:
+            from archspec.spec.stage_checks import (  # it reads this module's classes
+                apply_output_stride,
+                check_dilation,
+                check_norm_groups,
+            )
+
+            resolved = apply_output_stride(self, resolved, errors)
+        if not errors:
+            check_dilation(self, resolved, errors)
+            check_norm_groups(self, resolved, errors)
         if errors:
             raise ValidationError.from_exception_data("ArchSpec", errors)
         self._blocks = tuple(resolved)
@@ -330,9 +354,11 @@ class ArchSpec(Strict, metaclass=_Constructed):
     @property
     def stem_spec(self) -> NamedStem | tuple[ConvLayer | NormLayer | ActLayer | PoolLayer, ...]:
         """The stem, a bare name expanded to :class:`NamedStem`."""
-        if isinstance(self.stem, str):
-            return NamedStem(type=self.stem)
-        return self.stem
+        stem = NamedStem(type=self.stem) if isinstance(self.stem, str) else self.stem
+        if isinstance(stem, NamedStem) and stem.norm is None and self._blocks:
+            # A named stem normalizes as the network's first stage does.
+            return stem.model_copy(update={"norm": self._blocks[0].norm})
+        return stem
 
     def override(self, overrides: Mapping[str, Any] | Sequence[str]) -> ArchSpec:
         """A new, re-validated spec with dotted-path overrides applied; self is unchanged.
@@ -390,6 +416,13 @@ class ArchSpec(Strict, metaclass=_Constructed):
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str] | None:
+        """In a notebook: the name, totals, per-stage table and block diagram (HTML), and
+        the diagram alone (SVG); None (the plain repr) if anything fails."""
+        from archspec.render.notebook import never_raise, spec_bundle
+
+        return never_raise(lambda: spec_bundle(self))
+
 
 # The width a named stem gets when none is written: graph/lower.py builds it from here.
 NAMED_STEM_WIDTH = {"imagenet": 64, "deep": 64, "cifar": 16, "r3d": 64, "r2plus1d": 64}
@@ -408,7 +441,10 @@ def _stem_identity(stem: NamedStem | tuple[Any, ...]) -> Any:
     if isinstance(stem, NamedStem):
         if stem.type == "none":
             return {"type": "none"}
-        return {"type": stem.type, "width": stem.width or NAMED_STEM_WIDTH[stem.type]}
+        out = {"type": stem.type, "width": stem.width or NAMED_STEM_WIDTH[stem.type]}
+        if stem.norm not in (None, "batch"):  # only where not batch, so old ids stay
+            out["norm"] = _dumped(stem.norm)
+        return out
     layers = []
     for layer in stem:
         data = layer.model_dump(mode="json", exclude_defaults=True)
@@ -418,6 +454,10 @@ def _stem_identity(stem: NamedStem | tuple[Any, ...]) -> Any:
             data.pop("stride", None)
         layers.append(data)
     return layers
+
+
+def _dumped(value: Any) -> Any:
+    return value.model_dump(mode="json", exclude_defaults=True) if hasattr(value, "kind") else value
 
 
 class _Dumper(yaml.SafeDumper):

@@ -193,6 +193,20 @@ def markdown_reference() -> str:
     for key in ("ConvLayer", "NormLayer", "ActLayer", "PoolLayer"):
         parts += [f"### {key.removesuffix('Layer').lower()}", "", _table(defs[key], defs), ""]
     parts += [
+        "## Norms and activations with settings",
+        "",
+        "Wherever a spec takes a norm or an activation (a stage, `defaults`, a stem), it "
+        "takes a name (`norm: group`, `act: leaky_relu`) or a mapping with the kind's "
+        "settings; a mapping that writes only defaults is the name (one architecture, one "
+        "`arch_id`). See [norms.md](norms.md).",
+        "",
+    ]
+    for title, key in (
+        ("norm: {kind, groups}", "NormSetting"),
+        ("act: {kind, slope}", "ActSetting"),
+    ):
+        parts += [f"### `{title}`", "", _table(defs[key], defs), ""]
+    parts += [
         "## Stages and block types",
         "",
         "A stage is `defaults` with the stage's own keys merged over them, validated as the "

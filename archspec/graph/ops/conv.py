@@ -77,15 +77,26 @@ def _source(p: Params, in_shape: Shape, args: Sequence[str], inplace: bool) -> s
     return f"nn.Conv{len(in_shape) - 1}d({', '.join(parts)})"
 
 
+def _dilation_text(p: Params, sep: str) -> str:
+    dilation = square(p.get("dilation", 1))
+    if dilation == 1:
+        return ""
+    return f"{sep}dilation {dilation if isinstance(dilation, int) else axes_text(dilation)}"
+
+
 def _label(p: Params) -> str:
     groups = f", groups {p['groups']}" if p.get("groups", 1) != 1 else ""
-    return f"conv {axes_text(p['kernel'])}{stride_text(p)}, {p['out_channels']}{groups}"
+    return (
+        f"conv {axes_text(p['kernel'])}{stride_text(p)}, {p['out_channels']}{groups}"
+        f"{_dilation_text(p, ', ')}"
+    )
 
 
 def conv_text(p: Params) -> str:
-    """A conv in a few characters, for block labels: ``3×3/2 128``."""
+    """A conv in a few characters, for block labels: ``3×3/2 128``, ``3×3 256 d2``."""
     groups = f" g{p['groups']}" if p.get("groups", 1) != 1 else ""
-    return f"{axes_text(p['kernel'])}{stride_text(p)} {p['out_channels']}{groups}"
+    dilation = _dilation_text(p, " ").replace("dilation ", "d")
+    return f"{axes_text(p['kernel'])}{stride_text(p)} {p['out_channels']}{groups}{dilation}"
 
 
 def _init(module: Any, p: Params, zero: bool) -> None:

@@ -1,0 +1,331 @@
+"""One parameterised class per kind of container: every block of a kind shares one class
+(``BasicBlock(in_channels, out_channels, stride, downsample=False)``), its numbers
+parameters, a child that only some blocks have an optional one. Blocks that cannot share
+code (another forward, another layer layout) get a class of their own (``BasicBlock2``).
+
+Containers are resolved deepest first, so a block's class is known when its stage's
+constructor is written. The work is linear in the number of containers: each is read
+once and compared with its class's reference instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from archspec.codegen.emit.forward import Forward, gathered, without
+from archspec.codegen.emit.names import Namer, access, attribute, identifier
+from archspec.codegen.emit.statements import write
+from archspec.codegen.emit.templates import Call, Const, Seq, Slot, render, structure, unify
+
+_CHANNELS = {"in_channels", "out_channels", "num_features", "in_features", "out_features"}
+
+
+@dataclass
+class Member:
+    """One container: its path, forward, children's constructors and measured shapes."""
+
+    path: str
+    module: nn.Module
+    forward: Forward
+    children: dict[str, Any]
+    features: dict[str, Any]
+
+
+@dataclass
+class Variant:
+    members: list[Member]
+    ref: Member  # a member that has every child any member has
+    structs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClassDef:
+    name: str
+    source: str
+    calls: dict[str, Call]  # member path -> its constructor call
+
+
+def _fits(variant: Variant, member: Member) -> bool:
+    for child, tree in member.children.items():
+        known = variant.structs.get(child)
+        if known is not None and known != structure(tree):
+            return False
+    union = set(variant.ref.children) | set(member.children)
+    if set(variant.ref.children) >= union:
+        return _specializes(variant.ref, member)
+    if set(member.children) >= union:
+        return all(_specializes(member, m) for m in variant.members)
+    return False
+
+
+def _specializes(ref: Member, member: Member) -> bool:
+    """Whether ``member``'s forward is ``ref``'s without the children it lacks."""
+    missing = set(ref.children) - set(member.children)
+    if not missing:
+        return ref.forward.key == member.forward.key
+    trimmed = without(ref.forward, missing)
+    return trimmed is not None and trimmed.key == member.forward.key
+
+
+def _add(variant: Variant, member: Member) -> None:
+    variant.members.append(member)
+    if len(member.children) > len(variant.ref.children):
+        variant.ref = member
+    for child, tree in member.children.items():
+        variant.structs.setdefault(child, structure(tree))
+
+
+def _gather_if_needed(members: list[Member]) -> None:
+    # A dense layer reads every map before it: its inputs differ in number from layer to
+    # layer, so the class takes them as *features.
+    if len({m.forward.inputs for m in members}) == 1:
+        return
+    forwards = [gathered(m.forward) for m in members]
+    if all(f is not None for f in forwards):
+        single = any(f.gather_single for f in forwards if f is not None)
+        for m, f in zip(members, forwards, strict=True):
+            assert f is not None
+            f.gather_single = single
+            m.forward = f
+
+
+def _slot_contexts(tree: Any, out: dict[int, str], param: str = "") -> None:
+    if isinstance(tree, Slot):
+        out.setdefault(tree.index, param)
+    elif isinstance(tree, Seq):
+        for item in tree.items:
+            _slot_contexts(item, out, param)
+    elif isinstance(tree, Call):
+        for name, value in tree.params:
+            _slot_contexts(value, out, name)
+
+
+def _annotation(values: list[Any]) -> str:
+    kinds = {type(v) for v in values if v is not None}
+    optional = " | None" if any(v is None for v in values) else ""
+    if kinds == {bool}:
+        return f"bool{optional}"
+    if kinds == {type(None)} or not kinds:
+        return "None"
+    if kinds == {int}:
+        return f"int{optional}"
+    if kinds <= {int, float} and kinds:
+        return f"float{optional}"
+    if kinds == {tuple}:
+        return f"tuple[int, ...]{optional}"
+    if kinds == {str}:
+        return f"str{optional}"
+    return "object"
+
+
+def define(name: str, members: list[Member], top: Namer, *, is_top: bool) -> list[ClassDef]:
+    """The classes for ``members`` (containers of one kind at one depth)."""
+    _gather_if_needed(members)
+    variants: list[Variant] = []
+    for member in members:
+        for variant in variants:
+            if _fits(variant, member):
+                _add(variant, member)
+                break
+        else:
+            variant = Variant([], member)
+            _add(variant, member)
+            variants.append(variant)
+    return [_class(top.new(name, camel_case=True), v, top, is_top) for v in variants]
+
+
+def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
+    members, ref = variant.members, variant.ref
+    order = list(ref.children)
+    optional = [c for c in order if not all(c in m.children for m in members)]
+    params = top.child()
+    # Each child's constructor, unified over the members that have it.
+    slots: list[list[Any]] = []
+    vectors: list[tuple[Any, ...]] = []
+    unified: dict[str, Any] = {}
+    contexts: dict[int, tuple[str, str]] = {}
+    for child in order:
+        having = [i for i, m in enumerate(members) if child in m.children]
+        local: list[list[Any]] = []
+        unified[child] = unify([members[i].children[child] for i in having], local)
+        where: dict[int, str] = {}
+        _slot_contexts(unified[child], where)
+        renumbered: dict[int, int] = {}
+        for k, values in enumerate(local):
+            full: list[Any] = [None] * len(members)
+            for i, value in zip(having, values, strict=True):
+                full[i] = value
+            renumbered[k] = len(slots)
+            contexts[len(slots)] = (child, where.get(k, ""))
+            slots.append(values)
+            vectors.append(tuple(full))
+        unified[child] = _renumber(unified[child], renumbered)
+    # Slots that vary together are one parameter, named for what it is where it can be.
+    # A slot of an optional child agrees with a parameter where that child exists.
+    names: dict[int, str] = {}
+    required: list[tuple[str, str, list[Any]]] = []
+    for index, vector in enumerate(vectors):
+        for pname, _, known in required:
+            if _covers(known, vector):
+                names[index] = pname
+                break
+        else:
+            pname = params.new(_param_name(vector, members, *contexts[index]))
+            names[index] = pname
+            required.append((pname, "", list(vector)))
+    required = [(p, _annotation(v), tuple(v)) for p, _, v in required]
+    rank = {"in_channels": 0, "out_channels": 1, "width": 2, "stride": 3}
+    required.sort(key=lambda p: rank.get(p[0].rstrip("_0123456789"), 4))
+    flags = {child: params.new(child) for child in optional}
+
+    # A parameter only an optional child reads is a keyword, given by the blocks that
+    # have the child.
+    partial = [r for r in required if None in r[2]]
+    required = [r for r in required if None not in r[2]]
+    signature = "".join(f", {p}: {a}" for p, a, _ in required)
+    signature += "".join(f", {flag}: bool = False" for flag in flags.values())
+    signature += "".join(f", {p}: {a} = None" for p, a, _ in partial)
+    lines = [f"class {name}(nn.Module):"]
+    if not is_top:
+        shown = ", ".join(m.path for m in members[:4]) + (", ..." if len(members) > 4 else "")
+        count = f" ({len(members)} in all)" if len(members) > 1 else ""
+        lines += [f'    """Used at {shown}{count}."""', ""]
+    lines += [f"    def __init__(self{signature}) -> None:", "        super().__init__()"]
+    position = 0
+    while position < len(order):
+        loop = _progression(order, position, unified, flags)
+        if loop is not None:
+            count, label, text = loop
+            lines += [
+                f"        for i in range({count}):",
+                f"            self.add_module({label}, {text})",
+            ]
+            position += count
+            continue
+        child = order[position]
+        position += 1
+        expr = render(unified[child], names)
+        if child in flags and attribute(child):
+            lines += [
+                f"        self.{child} = None",
+                f"        if {flags[child]}:",
+                f"            self.{child} = {expr}",
+            ]
+        elif child in flags:
+            lines.append(f"        self.add_module({child!r}, {expr} if {flags[child]} else None)")
+        elif attribute(child):
+            lines.append(f"        self.{child} = {expr}")
+        else:
+            lines.append(f"        self.add_module({child!r}, {expr})")
+    body = write(
+        ref.forward,
+        access=lambda path: _access(ref.module, path),
+        optional=set(optional),
+        names=top.child(),
+        first_name="x" if is_top else "out",
+        release=is_top,
+    )
+    returns = "torch.Tensor"
+    output = ref.forward.output
+    if isinstance(output, tuple) and output and output[0] == "__tuple__":
+        returns = f"tuple[{', '.join(['torch.Tensor'] * (len(output) - 1))}]"
+    elif isinstance(output, tuple) and output and output[0] == "__list__":
+        returns = "list[torch.Tensor]"
+    lines += ["", f"    def forward(self, {', '.join(body.params)}) -> {returns}:"]
+    lines += [f"        {line}" for line in body.lines]
+
+    calls = {}
+    positional = len(required)
+    defaults = tuple((flag, False) for flag in flags.values())
+    defaults += tuple((p, None) for p, _, _ in partial)
+    for i, member in enumerate(members):
+        values = [(p, Const(vector[i])) for p, _, vector in required]
+        values += [(flag, Const(child in member.children)) for child, flag in flags.items()]
+        values += [(p, Const(vector[i])) for p, _, vector in partial]
+        calls[member.path] = Call(name, tuple(values), positional, defaults)
+    return ClassDef(name, "\n".join(lines) + "\n", calls)
+
+
+def _progression(
+    order: list[str], start: int, unified: dict[str, Any], flags: dict[str, str]
+) -> tuple[int, str, str] | None:
+    """Children ``k``, ``k+1``, ... from ``start`` built alike but for numbers that step by
+    a constant (a dense stage's growing input channels), as ``(count, name with i,
+    constructor with i)``; None for fewer than three."""
+    if not order[start].isdigit():
+        return None
+    first = int(order[start])
+    run: list[str] = []
+    for child in order[start:]:
+        if child != str(first + len(run)) or child in flags:
+            break
+        run.append(child)
+    while len(run) >= 3:
+        trees = [unified[c] for c in run]
+        if len({repr(structure(t)) for t in trees}) == 1:
+            local: list[list[Any]] = []
+            merged = unify(trees, local)
+            steps = [_step(values) for values in local]
+            if all(s is not None for s in steps):
+                names = {k: s for k, s in enumerate(steps) if s is not None}
+                name = "str(i)" if first == 0 else f"str({first} + i)"
+                return len(run), name, render(merged, names)
+        run.pop()
+    return None
+
+
+def _step(values: list[Any]) -> str | None:
+    """``a + d * i`` for ints stepping by a constant ``d``; None otherwise."""
+    if not all(type(v) is int for v in values):
+        return None
+    first, step = values[0], values[1] - values[0]
+    if any(v != first + step * i for i, v in enumerate(values)):
+        return None
+    term = "i" if step == 1 else f"{step} * i"
+    return term if first == 0 else f"{first} + {term}"
+
+
+def _covers(known: list[Any], vector: tuple[Any, ...]) -> bool:
+    """Whether a parameter of values ``known`` also serves a slot of values ``vector``:
+    defined wherever the slot is, and equal there."""
+    return all(v is None or (k is not None and k == v) for k, v in zip(known, vector, strict=True))
+
+
+def _param_name(vector: tuple[Any, ...], members: list[Member], child: str, param: str) -> str:
+    for feature in ("in_channels", "out_channels", "stride"):
+        known = [(v, m.features.get(feature)) for v, m in zip(vector, members, strict=True)]
+        if all(v == f for v, f in known if v is not None):
+            return feature
+    if param in _CHANNELS and all(isinstance(v, int) for v in vector if v is not None):
+        return "width"
+    return f"{identifier(child)}_{param}" if param else identifier(child)
+
+
+def _renumber(tree: Any, mapping: dict[int, int]) -> Any:
+    if isinstance(tree, Slot):
+        return Slot(mapping[tree.index])
+    if isinstance(tree, Seq):
+        return Seq(tuple(_renumber(t, mapping) for t in tree.items))
+    if isinstance(tree, Call):
+        params = tuple((k, _renumber(v, mapping)) for k, v in tree.params)
+        return Call(tree.func, params, tree.positional, tree.defaults)
+    return tree
+
+
+def _access(module: nn.Module, path: str) -> str:
+    """``self.downsample[0]`` for the module at ``path`` under ``module``."""
+    parts = path.split(".")
+    text = access(parts[0])
+    node = module._modules[parts[0]]
+    for part in parts[1:]:
+        if isinstance(node, nn.Sequential) and part.isdigit():
+            text += f"[{part}]"
+        elif attribute(part):
+            text += f".{part}"
+        else:
+            text += f"._modules[{part!r}]"
+        node = node._modules[part]
+    return text

@@ -1,0 +1,148 @@
+"""Standalone source (emit_python) follows the built tree: one parameterised class per
+block kind, reused by every block of that kind, linear in the network's depth, with
+names no spec can collide with, for every preset and for backbones."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import torch
+from cli_helpers import tiny_spec_data
+
+import archspec
+from archspec.spec.load import from_data
+
+
+def _run(source: str, model: torch.nn.Module) -> torch.nn.Module:
+    namespace: dict[str, Any] = {"__name__": "emitted"}
+    exec(compile(source, "<emitted>", "exec"), namespace)
+    # The network's class: what load() returns (renamed if the spec's name is taken).
+    top = re.search(r"^def load\(.*\) -> (\w+):", source, re.MULTILINE)
+    assert top is not None
+    emitted = namespace[top.group(1)]()
+    emitted.load_state_dict(model.state_dict(), strict=True)
+    return emitted.eval()
+
+
+def _classes(source: str) -> list[str]:
+    return re.findall(r"^class (\w+)\(nn\.Module\):", source, re.MULTILINE)
+
+
+def _small_input(spec: archspec.ArchSpec) -> torch.Tensor:
+    channels, *size = archspec.lower(spec).graph["input_shape"]
+    return torch.randn(2, channels, *(min(s, 64) for s in size))
+
+
+@pytest.mark.parametrize("preset", archspec.presets())
+def test_every_preset_emits_code_that_computes_the_same(preset: str) -> None:
+    spec = archspec.load(preset)
+    source = archspec.emit_python(spec)
+    model = archspec.build(spec, seed=0).eval()
+    emitted = _run(source, model)
+    x = _small_input(spec)
+    # In training mode: the norms use the batch's statistics, so a 1,000-layer net at
+    # its initialization stays finite (in eval mode its outputs overflow to NaN).
+    emitted.train()
+    model.train()
+    with torch.no_grad():
+        torch.manual_seed(0)
+        ours = emitted(x)
+        torch.manual_seed(0)
+        theirs = model(x)
+    assert torch.isfinite(theirs).all()
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+    # The file does not grow with depth: resnet1202 is no longer than resnet20.
+    assert source.count("\n") < 400
+    assert max(len(line) for line in source.splitlines()) <= 100
+    kinds = {r.module_class for r in archspec.lower(spec).graph["blocks"]}
+    for kind in kinds:  # one class per block kind, a second only where the code differs
+        assert 1 <= sum(re.fullmatch(f"{kind}\\d*", c) is not None for c in _classes(source)) <= 2
+
+
+@pytest.mark.parametrize("preset", ["resnet18", "resnet50", "resnext50_32x4d", "resnet56"])
+def test_torchvision_layouts_get_one_class_per_block_kind(preset: str) -> None:
+    source = archspec.emit_python(archspec.load(preset))
+    block = {r.module_class for r in archspec.lower(preset).graph["blocks"]}.pop()
+    assert [c for c in _classes(source) if c.startswith(block)] == [block]
+    assert f"class {block}(nn.Module):" in source
+    signature = re.search(
+        rf"class {block}\(nn\.Module\):.*?def __init__\((.*?)\) -> None", source, re.S
+    )
+    assert signature is not None and "in_channels: int" in signature.group(1)
+
+
+def test_the_source_reads_like_pytorch() -> None:
+    source = archspec.emit_python(archspec.load("resnet50"))
+    assert "        x = self.layer1(x)\n" in source  # stages that chain are Sequentials
+    assert "        out += x\n" in source  # torchvision's in-place merge
+    assert "        if self.downsample is not None:\n            x = self.downsample(x)\n" in source
+    assert "self.conv2 = nn.Conv2d(width, width, kernel_size=3, stride=stride, padding=1" in source
+    assert "*(Bottleneck(1024, 1024, 256, 1) for _ in range(5))" in source
+    assert "Bottleneck(64, 256, 64, 1, downsample=True)" in source
+
+
+@pytest.mark.parametrize("block", ["basic", "dense"])
+def test_the_source_is_linear_in_depth(block: str) -> None:
+    # Runs of blocks of one kind are one line and a dense stage is a loop, so the file's
+    # size does not grow with the number of blocks at all.
+    def lines(depth: int) -> int:
+        data = tiny_spec_data(block)
+        data["stages"][0]["depth"] = depth
+        return archspec.emit_python(from_data(data, "<test>")).count("\n")
+
+    assert lines(4) == lines(40)
+
+
+NAMES = [
+    "basic1",
+    "bottleneck1",
+    "scale",
+    "gate",
+    "pad_shortcut",
+    "none",
+    "true",
+    "F",
+    "torch",
+    "nn",
+    "load",
+    "Gate",
+    "BasicBlock",
+    "INPUT_SHAPE",
+    "self",
+    "x",
+    "features",
+    "class",
+    "print",
+    "Tiny",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("block", ["basic", "highway"])
+def test_no_spec_name_collides_with_an_emitted_name(name: str, block: str) -> None:
+    spec = from_data(
+        tiny_spec_data(block, skip="pad" if block == "basic" else None, name=name), "<t>"
+    )
+    source = archspec.emit_python(spec)
+    model = archspec.build(spec, seed=1).eval()
+    emitted = _run(source, model)
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(emitted(x), model(x), rtol=0, atol=0)
+    assert len(set(_classes(source))) == len(_classes(source))
+
+
+@pytest.mark.parametrize("features", [True, ["layer1.1", "layer3.0.conv1"]])
+def test_a_backbone_emits_its_feature_maps(features: Any) -> None:
+    spec = archspec.load("resnet20").override({"features": features})
+    source = archspec.emit_python(spec)
+    model = archspec.build(spec, seed=2).eval()
+    emitted = _run(source, model)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ours, theirs = emitted(x), model(x)
+    assert isinstance(ours, list) and len(ours) == len(theirs)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
