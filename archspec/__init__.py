@@ -39,6 +39,8 @@ __all__ = [
     "Summary",
     "build",
     "emit_python",
+    "export",
+    "from_pretrained",
     "gradflow",
     "grid",
     "load",
@@ -49,6 +51,7 @@ __all__ = [
     "render",
     "sample",
     "save_checkpoint",
+    "save_pretrained",
     "stats",
     "stats_many",
     "summary",
@@ -318,3 +321,88 @@ def port_state_dict(model: torch.nn.Module, foreign: Mapping[str, torch.Tensor])
     from archspec.codegen.port import port_state_dict as _port
 
     return _port(check_module(model), check_state_dict(foreign, "foreign"))
+
+
+def export(
+    spec: SpecLike,
+    path: str | Path,
+    *,
+    seed: int | None = None,
+    overrides: Overrides = None,
+    model: torch.nn.Module | None = None,
+) -> Path:
+    """Build a spec (or take ``model``, built from it) and write it to ``path`` in the
+    format its suffix names, as ``archspec build SPEC -o PATH`` does: ``.pt2``, ``.pt``,
+    ``.onnx`` (the ``onnx`` extra), ``.safetensors``, or no suffix for a directory of
+    ``config.json`` + ``model.safetensors`` (see :mod:`archspec.formats`).
+
+    Example::
+
+        archspec.export("resnet20", "resnet20.onnx", seed=0)
+    """
+    from archspec.arguments import check_module, check_path, check_seed
+    from archspec.formats import describe, write
+
+    seed = check_seed(seed)
+    if describe(check_path(path)) is None:
+        raise ArchSpecError(
+            f"{shown(str(path))}: export writes .pt2, .pt, .onnx, .safetensors or a "
+            "directory (no suffix)"
+        )
+    from archspec.files import refuse_overwriting, writable_target
+    from archspec.formats import outputs
+    from archspec.spec.load import load_with_files
+
+    path = check_path(path)
+    files = outputs(path)
+    for file in files:
+        writable_target(file)
+    loaded, read = load_with_files(spec, overrides)
+    refuse_overwriting(files, read)
+    if model is None:
+        model = build(loaded, seed=seed)
+    write(check_module(model), loaded, path, seed=seed)
+    return path
+
+
+def save_pretrained(
+    model: torch.nn.Module,
+    directory: str | Path,
+    spec: SpecLike | None = None,
+    *,
+    seed: int | None = None,
+) -> Path:
+    """Write ``directory/config.json`` (the spec, its arch_id) and
+    ``directory/model.safetensors``, the Hugging Face layout. ``spec`` defaults to
+    ``model.spec`` (a model from :func:`load_checkpoint` or :func:`from_pretrained`).
+
+    Example::
+
+        archspec.save_pretrained(archspec.build("resnet20", seed=0), "resnet20", "resnet20")
+    """
+    from archspec.arguments import check_module, check_path, check_seed
+    from archspec.formats.pretrained import save_pretrained as _save
+
+    check_module(model)
+    seed = check_seed(seed)
+    spec = getattr(model, "spec", None) if spec is None else spec
+    if spec is None:
+        raise ArchSpecError("save_pretrained needs the spec the model was built from: spec=")
+    return _save(model, load(spec), check_path(directory, "directory"), seed=seed)
+
+
+def from_pretrained(
+    directory: str | Path, *, device: str | torch.device = "cpu"
+) -> torch.nn.Module:
+    """The model of a directory written by :func:`save_pretrained` (or ``archspec build
+    SPEC -o DIR``), rebuilt from its config.json and loaded strictly. A local directory
+    only: nothing is downloaded.
+
+    Example::
+
+        model = archspec.from_pretrained("resnet20")
+    """
+    from archspec.arguments import check_device, check_path
+    from archspec.formats.pretrained import from_pretrained as _from
+
+    return _from(check_path(directory, "directory"), device=check_device(device))

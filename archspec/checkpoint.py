@@ -49,7 +49,8 @@ class Checkpoint:
 def save_checkpoint(
     model: nn.Module, spec: ArchSpec, path: str | Path, *, seed: int | None = None
 ) -> Path:
-    """Save ``model``'s weights with ``spec`` to ``path``, atomically.
+    """Save ``model``'s weights with ``spec`` to ``path``, atomically: a ``.pt`` file, or
+    safetensors for a ``.safetensors`` path (:mod:`archspec.formats.weights`).
 
     Example::
 
@@ -57,6 +58,10 @@ def save_checkpoint(
     """
     from archspec import __version__
 
+    if Path(path).suffix == ".safetensors":
+        from archspec.formats.weights import save_safetensors
+
+        return save_safetensors(model, spec, path, seed=seed)
     state = model.state_dict()
     _check_fits(state, spec)
     record: dict[str, Any] = {
@@ -111,8 +116,9 @@ def _check_fits(state: dict[str, torch.Tensor], spec: ArchSpec) -> None:
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint without building the model; an ArchSpecError if ``path`` is
-    not an archspec checkpoint or its spec no longer gives the same architecture."""
+    """Read a checkpoint (``.pt``, or safetensors, told by its first bytes) without
+    building the model; an ArchSpecError if ``path`` is not an archspec checkpoint or
+    its spec no longer gives the same architecture."""
     path = Path(path)
     try:
         is_file = path.is_file()
@@ -120,6 +126,10 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         is_file = False
     if not is_file:
         raise ArchSpecError(f"{path}: no such file")
+    from archspec.formats.weights import is_safetensors, read_safetensors
+
+    if is_safetensors(path):
+        return read_safetensors(path)
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
     except (
@@ -180,29 +190,46 @@ def _check_record(record: dict[Any, Any], path: Path) -> None:
 
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild the model saved at ``path`` and load its weights (strictly: every
-    tensor must match). The spec it was built from is ``model.spec``.
+    """Rebuild the model saved at ``path`` (a ``.pt`` or ``.safetensors`` checkpoint) and
+    load its weights (strictly: every tensor must match). The spec it was built from is
+    ``model.spec``.
 
     Example::
 
         model = archspec.load_checkpoint("resnet50.pt")
         model.spec.name, model(torch.randn(1, 3, 224, 224)).shape
     """
+    checkpoint = read_checkpoint(path)
+    return load_state(checkpoint.spec, checkpoint.state_dict, path, device=device)
+
+
+def load_state(
+    spec: ArchSpec,
+    state_dict: dict[str, torch.Tensor],
+    path: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+) -> nn.Module:
+    """``spec``'s model holding ``state_dict`` (read from ``path``, named in errors).
+
+    Example::
+
+        model = load_state(checkpoint.spec, checkpoint.state_dict, "resnet50.pt")
+    """
     from archspec.codegen.torch_module import build_module
     from archspec.graph.lower import lower
 
-    checkpoint = read_checkpoint(path)
     # Built on meta and given the loaded tensors: no time or memory goes into initial
     # weights that would be overwritten at once.
-    model = build_module(lower(checkpoint.spec), device="meta")
-    misfit = _misfit(checkpoint.state_dict, model)
+    model = build_module(lower(spec), device="meta")
+    misfit = _misfit(state_dict, model)
     if misfit:
         raise ArchSpecError(f"{path}: the weights do not fit the spec: {misfit}")
     try:
-        model.load_state_dict(checkpoint.state_dict, strict=True, assign=True)
+        model.load_state_dict(state_dict, strict=True, assign=True)
     except (RuntimeError, ValueError, TypeError) as exc:
         first = " ".join(str(exc).strip().splitlines()[:2])
         raise ArchSpecError(f"{path}: the weights do not fit the spec: {first}") from None
     model = model.to(device)
-    model.spec = checkpoint.spec
+    model.spec = spec
     return model

@@ -133,6 +133,53 @@ REGISTRY: dict[str, list[tuple[str, Case]]] = {
             for v in BAD_SEEDS
         ],
     ],
+    "export": [
+        *spec_cases(lambda s: A.export(s, "/tmp/never.pt")),
+        *override_cases(lambda s, overrides: A.export(s, "/tmp/never.pt", overrides=overrides)),
+        *[(f"path={v!r:.20}", lambda c, v=v: A.export(SPEC, v)) for v in [None, 5, "", "m.xyz"]],
+        *[
+            (f"seed={v!r:.20}", lambda c, v=v: A.export(SPEC, c.tmp / "m.pt", seed=v))
+            for v in BAD_SEEDS
+        ],
+        ("model=5", lambda c: A.export(SPEC, c.tmp / "m.pt", model=5)),
+        ("model of another spec", lambda c: A.export("resnet32", c.tmp / "m.pt", model=c.model)),
+    ],
+    "save_pretrained": [
+        *spec_cases(lambda s: A.save_pretrained(archspec.build(SPEC), "/tmp/never_dir", s)),
+        *[
+            (f"model={v!r:.20}", lambda c, v=v: A.save_pretrained(v, c.tmp / "d", SPEC))
+            for v in [None, "resnet20", {}]
+        ],
+        ("no spec", lambda c: A.save_pretrained(archspec.build(SPEC), c.tmp / "d")),
+        ("directory=None", lambda c: A.save_pretrained(c.model, None, SPEC)),
+        ("directory=a file", lambda c: A.save_pretrained(c.model, c.tmp / "spec.dot", SPEC)),
+        (
+            "directory in no directory",
+            lambda c: A.save_pretrained(c.model, c.tmp / "no" / "d", SPEC),
+        ),
+        *[
+            (
+                f"seed={v!r:.20}",
+                lambda c, v=v: A.save_pretrained(c.model, c.tmp / "d", SPEC, seed=v),
+            )
+            for v in BAD_SEEDS
+        ],
+    ],
+    "from_pretrained": [
+        *[
+            (f"directory={v!r:.20}", lambda c, v=v: A.from_pretrained(v))
+            for v in [None, 5, "", "x" * 5000, "org/model"]
+        ],
+        ("a file", lambda c: A.from_pretrained(c.tmp / "spec.dot")),
+        (
+            "an empty directory",
+            lambda c: (c.tmp.joinpath("empty").mkdir(), A.from_pretrained(c.tmp / "empty")),
+        ),
+        *[
+            (f"device={v!r:.20}", lambda c, v=v: A.from_pretrained(c.tmp, device=v))
+            for v in BAD_DEVICES
+        ],
+    ],
     "load_checkpoint": [
         *[
             (f"path={v!r:.20}", lambda c, v=v: A.load_checkpoint(v))

@@ -128,7 +128,7 @@ def test_emitted_source_computes_the_same_outputs(block: str, settings: dict) ->
 
 
 def test_bad_outputs_are_refused(tmp_path: Path) -> None:
-    assert_fails_cleanly(archspec_cli("build", "resnet20", "-o", tmp_path / "m.onnx"), 2)
+    assert_fails_cleanly(archspec_cli("build", "resnet20", "-o", tmp_path / "m.xyz"), 2)
     assert_fails_cleanly(archspec_cli("build", "resnet20", "--emit-python", tmp_path / "m"), 2)
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")

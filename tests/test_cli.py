@@ -87,7 +87,7 @@ def test_validate_applies_overrides(tmp_path: Path) -> None:
         ["summary"],
         ["summary", "resnet20", "--no-such-option"],
         ["build", "resnet20", "--seed", "abc"],
-        ["build", "resnet20", "-o", "model.onnx"],  # not a format it writes
+        ["build", "resnet20", "-o", "model.xyz"],  # not a format it writes
     ],
     ids=lambda a: " ".join(a) or "no-args",
 )

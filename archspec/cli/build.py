@@ -30,7 +30,8 @@ def build(
         typer.Option(
             "--output",
             "-o",
-            help="model.pt2: a torch.export program; model.pt: the state_dict with the spec.",
+            help="model.pt2 (torch.export), model.pt or model.safetensors (the weights with "
+            "the spec), model.onnx, or a directory (config.json + model.safetensors).",
         ),
     ] = None,
     emit_python: Annotated[
@@ -42,21 +43,28 @@ def build(
     sets: SetOpt = None,
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible initial weights.")] = None,
 ) -> None:
-    """Build the model of a spec; save it as .pt2, .pt or standalone Python.
+    """Build the model of a spec; save it as .pt2, .pt, .onnx, .safetensors, a directory
+    or standalone Python.
 
-    -o model.pt2 writes a torch.export program (torch.export.load); -o model.pt the
-    state_dict with the spec inside (archspec.load_checkpoint); --emit-python model.py
+    -o model.pt2 writes a torch.export program (torch.export.load); -o model.pt or
+    model.safetensors the weights with the spec inside (archspec.load_checkpoint); -o
+    model.onnx ONNX with a free batch dimension (onnxruntime); -o DIR (no suffix)
+    config.json + model.safetensors (archspec.from_pretrained); --emit-python model.py
     source that needs only PyTorch and loads that same state_dict.
 
     \b
     Examples:
       archspec build resnet50 --seed 0 -o resnet50.pt
       archspec build resnet50 -o resnet50.pt2
+      archspec build resnet20 -o resnet20.onnx
+      archspec build resnet20 --seed 0 -o resnet20.safetensors
       archspec build resnet56 --emit-python resnet56.py -o resnet56.pt --seed 0
       archspec build resnet50 --set stages.2.depth=23 -o resnet101ish.pt
     """
-    if output is not None and output.suffix not in (".pt2", ".pt"):
-        raise fail(f"{output}: -o takes a .pt2 (torch.export) or .pt (checkpoint) file", 2)
+    from archspec.formats import describe
+
+    if output is not None and describe(output) is None:
+        raise fail(f"{output}: -o takes .pt2, .pt, .onnx, .safetensors or a directory", 2)
     if emit_python is not None and emit_python.suffix != ".py":
         raise fail(f"{emit_python}: --emit-python takes a .py file", 2)
     from archspec.arguments import check_seed, check_weights_fit
@@ -65,9 +73,12 @@ def build(
         check_seed(seed)
     except ArchSpecError as exc:
         raise fail(f"--seed: {exc}", 2) from None
-    loaded = _load_for_writing(spec, sets, [output, emit_python])
+    from archspec.formats import outputs
+
+    files = outputs(output) if output is not None else []
+    loaded = _load_for_writing(spec, sets, [*files, emit_python])
     graph = _lower(loaded, spec, sets)
-    from archspec.files import atomic_file, atomic_write
+    from archspec.files import atomic_write
     from archspec.graph.stats import graph_stats
     from archspec.report.units import short
 
@@ -94,29 +105,13 @@ def build(
     )
     if output is None:
         return
-    start = time.perf_counter()
-    if output.suffix == ".pt2":
-        # Traced at batch 2 with the batch dimension left free, so the program takes
-        # any batch size (a batch of 1 would be specialized to 1).
-        example = torch.zeros(2, *graph.graph["input_shape"])
-        batch = {"x": {0: torch.export.Dim.DYNAMIC}}
-        with _progress(f"exporting {loaded.name}"):
-            program = torch.export.export(model.eval(), (example,), dynamic_shapes=batch)
-            # Not saved with the program: a batch of the spec's input size would add its
-            # bytes to the file (1.5 GB for input.size=8192); the signature is enough.
-            program.example_inputs = None
-            del example
-            with atomic_file(output) as f:
-                torch.export.save(program, f)
-        what = "torch.export program"
-    else:
-        from archspec.checkpoint import save_checkpoint
+    from archspec.formats import size_of, write
 
-        with _progress(f"saving {loaded.name}"):
-            save_checkpoint(model, loaded, output, seed=seed)
-        what = "state_dict and spec"
+    start = time.perf_counter()
+    with _progress(f"writing {output}"):
+        what = write(model, loaded, output, seed=seed)
     out.print(
-        f"wrote {output} ({what}, {output.stat().st_size / 2**20:.1f} MiB) in "
+        f"wrote {output} ({what}, {size_of(output) / 2**20:.1f} MiB) in "
         f"{time.perf_counter() - start:.1f} s",
         markup=False,
     )
