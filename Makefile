@@ -14,7 +14,7 @@ $(BIN)/python:
 # for a CUDA torch, so they come without theirs (their model code runs on the CPU build).
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m pip install --quiet --no-deps torchvision==0.28.0 timm==1.0.31
+	$(BIN)/python -m pip install --quiet --no-deps torchvision==0.28.0 timm==1.0.31 monai==1.6.1
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -153,21 +153,22 @@ def with_features(spec: ArchSpec, features: bool | Sequence[str] | None) -> Arch
 
 
 def with_input_size(spec: ArchSpec, input_size: Sequence[int] | None) -> tuple[ArchSpec, int]:
-    """``spec`` with the input ``(N, C, H, W)`` or ``(C, H, W)`` asks for, and the
-    batch size N (1 if not given): the channels and size become the spec's input.
+    """``spec`` with the input ``(N, C, *spatial)`` or ``(C, *spatial)`` asks for, and the
+    batch size N (1 if not given): the channels and size become the spec's input, at any
+    rank (see :func:`archspec.arguments.split_input_size`).
 
     Example::
 
         spec, batch = with_input_size(archspec.load("resnet50"), (8, 3, 160, 160))
     """
-    from archspec.arguments import check_input_size
+    from archspec.arguments import check_input_size, split_input_size
 
     dims = check_input_size(input_size)
     if dims is None:
         return spec, 1
-    batch, (c, h, w) = (dims[0], dims[1:]) if len(dims) == 4 else (1, dims)
-    if (c, h, w) != spec.input.shape:
-        spec = spec.override({"input.channels": c, "input.size": [h, w]})
+    batch, c, sizes = split_input_size(dims, spec.input.rank)
+    if (c, *sizes) != spec.input.shape:
+        spec = spec.override({"input.channels": c, "input.size": list(sizes)})
     return spec, batch
 
 
@@ -180,7 +181,8 @@ def summary(
 ) -> Summary:
     """Params, MACs and FLOPs (analytic, per stage) with torchinfo's layer table from a
     forward pass on the meta device: seconds, and no memory, even for 10^10 parameters.
-    ``input_size`` is ``(N, C, H, W)`` (or ``(C, H, W)``); counts are for the batch.
+    ``input_size`` is ``(N, C, *spatial)`` (or ``(C, *spatial)``) at any rank: ``(N, C, L)``,
+    ``(N, C, H, W)``, ``(N, C, D, H, W)``; counts are for the batch.
 
     Example::
 

@@ -116,22 +116,48 @@ def check_dtype(dtype: Any) -> torch.dtype | None:
 
 
 def check_input_size(input_size: Any) -> tuple[int, ...] | None:
-    """``None``, or ``(N, C, H, W)`` / ``(C, H, W)`` of whole numbers within the limits."""
+    """``None``, or an input's dims of whole numbers within the limits: ``(N, C, *spatial)``
+    or ``(C, *spatial)`` with 1 to 3 spatial axes (``(1, 12, 5000)``, ``(2, 3, 16, 112, 112)``);
+    which of the two a spec reads is :func:`split_input_size`'s rule."""
     if input_size is None:
         return None
+    usage = "(N, C, *spatial) or (C, *spatial) with 1 to 3 spatial axes"
     if isinstance(input_size, str | bytes) or not isinstance(input_size, Sequence):
-        raise ArchSpecError(f"input_size is (N, C, H, W) or (C, H, W), got {shown(input_size)}")
+        raise ArchSpecError(f"input_size is {usage}, got {shown(input_size)}")
     dims = tuple(input_size)
-    if len(dims) not in (3, 4) or not all(_is_int(d) for d in dims):
+    if len(dims) not in (2, 3, 4, 5) or not all(_is_int(d) for d in dims):
+        raise ArchSpecError(f"input_size is {usage}, of whole numbers, got {shown(dims)}")
+    for d in dims:  # which is the batch, channels or an axis: split_input_size's rule
+        check_int("an input dimension", d, 1, max(MAX_INPUT_SIZE, MAX_BATCH, MAX_INPUT_CHANNELS))
+    return dims
+
+
+def split_input_size(dims: Sequence[int], rank: int) -> tuple[int, int, tuple[int, ...]]:
+    """(batch, channels, spatial sizes) of input dims for a spec of ``rank`` spatial axes.
+
+    Dims that fit the spec's rank keep it: ``(C, *spatial)`` or ``(N, C, *spatial)``; any
+    other length is ``(N, C, *spatial)`` and gives the rank (``2x3x16x112x112`` makes a 2-D
+    spec 3-D). So ``3x224x224`` is one 2-D image, and ``1x12x5000`` one 12-channel signal
+    for a 1-D spec.
+
+    Example::
+
+        split_input_size((8, 3, 160, 160), 2)   # (8, 3, (160, 160))
+    """
+    if len(dims) == rank + 1:
+        batch, (c, *sizes) = 1, dims
+    elif len(dims) >= 3:
+        batch, c, *sizes = dims
+    else:
         raise ArchSpecError(
-            f"input_size is (N, C, H, W) or (C, H, W) of whole numbers, got {shown(dims)}"
+            f"input_size {shown(tuple(dims))} has no spatial axis for a {rank}-D network: "
+            "give (N, C, *spatial) or (C, *spatial)"
         )
-    batch, (c, h, w) = (dims[0], dims[1:]) if len(dims) == 4 else (1, dims)
     check_int("the batch size", batch, 1, MAX_BATCH)
     check_int("the input channels", c, 1, MAX_INPUT_CHANNELS)
-    check_int("the input height", h, 1, MAX_INPUT_SIZE)
-    check_int("the input width", w, 1, MAX_INPUT_SIZE)
-    return dims
+    for size in sizes:
+        check_int("an input size", size, 1, MAX_INPUT_SIZE)
+    return batch, c, tuple(sizes)
 
 
 def check_mapping(value: Any, name: str) -> Mapping[Any, Any]:

@@ -152,9 +152,17 @@ def assert_modules_work_alone(model: nn.Module, x: torch.Tensor) -> int:
     return len(seen)
 
 
-def tiny_block_spec(block: str, skip: str, size: int = 16, **settings: Any) -> dict[str, Any]:
+# A small input at each rank, as check_block_type runs a block type: a 1-D signal of 32,
+# a 16x16 image, a clip of 4 frames of 16x16.
+RANK_SIZES: tuple[int | list[int], ...] = ([32], 16, [4, 16, 16])
+
+
+def tiny_block_spec(
+    block: str, skip: str, size: int | list[int] = 16, **settings: Any
+) -> dict[str, Any]:
     """Two stages of two blocks: the first changes the channels, the second also the
-    size, so every skip kind meets both of its cases."""
+    size, so every skip kind meets both of its cases. ``size`` is the input's, at any
+    rank (``[32]``, ``16``, ``[4, 16, 16]``)."""
     return {
         "name": f"check_{block}",
         "input": {"channels": 3, "size": size},
@@ -165,10 +173,11 @@ def tiny_block_spec(block: str, skip: str, size: int = 16, **settings: Any) -> d
     }
 
 
-def check_block_type(name: str, *, size: int = 16, **settings: Any) -> None:
+def check_block_type(name: str, *, size: int | list[int] | None = None, **settings: Any) -> None:
     """Check registered block type ``name`` with every skip kind it takes, in networks of
-    :func:`tiny_block_spec` (``settings`` are added to every block). Raises
-    ``AssertionError`` on the first check that fails, naming what differed.
+    :func:`tiny_block_spec` (``settings`` are added to every block), at ranks 1, 2 and 3
+    (or at the one input ``size`` given). Raises ``AssertionError`` on the first check
+    that fails, naming what differed.
 
     Example::
 
@@ -182,8 +191,9 @@ def check_block_type(name: str, *, size: int = 16, **settings: Any) -> None:
     block_type = blocks().get(name)
     if block_type is None:
         raise ArchSpecError(f"no block type {name!r}; registered: {', '.join(blocks())}")
-    for skip in block_type.config.skip_kinds or tuple(SKIPS):
-        where = f"block {name!r}, skip {skip!r}"
+    sizes = RANK_SIZES if size is None else (size,)
+    for skip, size in ((k, n) for k in block_type.config.skip_kinds or tuple(SKIPS) for n in sizes):
+        where = f"block {name!r}, skip {skip!r}, input size {size}"
         spec = from_data(tiny_block_spec(name, skip, size, **settings), f"<{where}>")
         graph = archspec.lower(spec)
         model = archspec.build(spec, seed=0)
@@ -191,7 +201,8 @@ def check_block_type(name: str, *, size: int = 16, **settings: Any) -> None:
         assert params == archspec.stats(spec).params, (where, params, archspec.stats(spec).params)
         classes = {type(m).__name__ for p, m in model.named_modules() if p.count(".") == 1}
         assert block_type.module_class in classes, (where, block_type.module_class, classes)
-        x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+        shape = (size, size) if isinstance(size, int) else tuple(size)
+        x = torch.randn(2, 3, *shape, generator=torch.Generator().manual_seed(0))
         assert_ir_shapes(graph, model, x)
         model.train()
         out = model(x)

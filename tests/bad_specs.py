@@ -226,9 +226,9 @@ CASES: list[Bad] = [
         line=2,
     ),
     one(
-        "three-numbers-for-size",
-        sub("size: 32}", "size: [32, 32, 32]}"),
-        "must have at most 2 items, not 3",
+        "four-numbers-for-size",
+        sub("size: 32}", "size: [32, 32, 32, 32]}"),
+        "must have at most 3 items, not 4",
         field="input.size",
         line=3,
     ),

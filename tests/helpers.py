@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+import torch
 from torch import fx, nn
 
 import archspec
@@ -28,12 +29,28 @@ from archspec.testing import TreeRun, assert_ir_shapes, assert_modules_work_alon
 __all__ = ["TreeRun", "assert_ir_shapes", "assert_modules_work_alone"]
 
 
+# A small input at each rank: a 1-D signal, a 2-D image, a 3-D clip (frames, h, w).
+RANK_SIZES: dict[int, int | list[int]] = {1: [32], 2: 16, 3: [4, 16, 16]}
+
+
+def sample(size: int | list[int], batch: int = 2, seed: int = 0, channels: int = 3) -> Any:
+    """A seeded batch for an input of ``size`` at its rank (one int is a 2-D square)."""
+    sizes = [size, size] if isinstance(size, int) else list(size)
+    return torch.randn(batch, channels, *sizes, generator=torch.Generator().manual_seed(seed))
+
+
+def rank_refused(err: Exception, path: tuple[str | int, ...]) -> bool:
+    """Whether a SpecError is the refusal of a setting that needs another rank, naming
+    the field: a video conv or stem on a 2-D input."""
+    return "-D (input.size)" in str(err) and getattr(err, "path", None) == path
+
+
 def tiny_spec(
     block: str = "basic",
     *,
     skip: str = "identity",
     downsample: str = "projection",
-    size: int = 16,
+    size: int | list[int] = 16,
     classes: int = 5,
     extra: dict[str, Any] | None = None,
     name: str = "tiny",

@@ -14,7 +14,7 @@ from archspec.blocks.skips import DOWNSAMPLES, SKIPS
 
 # Fields every stage sets itself, kept small so specs stay cheap to lower.
 STAGE_FIELDS = {"block", "depth", "width", "stride"}
-NAMED_STEMS = ["imagenet", "deep", "cifar", "none"]
+NAMED_STEMS = ["imagenet", "deep", "cifar", "r3d", "r2plus1d", "none"]
 
 
 def value_of(name: str, schema: dict[str, Any]) -> st.SearchStrategy[Any] | None:
@@ -120,7 +120,8 @@ def spec_data(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             stage["block"] = block  # written in the stage as well as in defaults
         stages.append(stage)
-    size = draw(st.one_of(st.integers(8, 64), st.lists(st.integers(8, 64), min_size=2, max_size=2)))
+    # any rank: [L], [H, W] or one number, [D, H, W]
+    size = draw(st.one_of(st.integers(8, 64), st.lists(st.integers(8, 64), min_size=1, max_size=3)))
     data: dict[str, Any] = {
         "name": draw(st.from_regex(r"[A-Za-z0-9_.\-]{1,24}", fullmatch=True)),
         "input": {"channels": draw(st.integers(1, 4)), "size": size},

@@ -30,10 +30,10 @@ def test_every_preset_as_a_backbone(name: str) -> None:
     assert isinstance(maps, list) and len(maps) == len(info) == len(spec.stages) + (
         spec.stem != "none"
     )
-    size = spec.input.shape[1]
+    size = spec.input.shape[-1]  # at every rank, the reduction of the last axis
     for feature, fmap in zip(info, maps, strict=True):
         assert fmap.shape[1] == feature.channels
-        assert feature.reduction == round(size / fmap.shape[2])
+        assert feature.reduction == round(size / fmap.shape[-1])
     assert info.module_name()[-1] in {"final_act", f"layer{len(spec.stages)}"}
     assert n_params(model) == archspec.stats(spec.override({"features": True})).params
     assert not any(isinstance(m, nn.Linear) for m in model.modules())

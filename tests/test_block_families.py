@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import torch
-from helpers import generated_modules
+from helpers import RANK_SIZES, generated_modules, sample
 from torch import fx, nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -29,7 +29,7 @@ from archspec.spec.load import from_data
 torch.set_num_threads(1)
 
 
-def tiny(block: str, size: int = 16, **settings: Any) -> dict[str, Any]:
+def tiny(block: str, size: int | list[int] = 16, **settings: Any) -> dict[str, Any]:
     """A two-stage net: stage 2 changes channels and halves the size."""
     return {
         "name": f"tiny_{block}",
@@ -50,8 +50,8 @@ def takes(block: str, skip: str) -> bool:
     return kinds is None or skip in kinds
 
 
-def x_of(size: int = 16, batch: int = 2, seed: int = 0) -> torch.Tensor:
-    return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(seed))
+def x_of(size: int | list[int] = 16, batch: int = 2, seed: int = 0) -> torch.Tensor:
+    return sample(size, batch, seed)
 
 
 def forward_macs(model: nn.Module, x: torch.Tensor) -> int:
@@ -66,17 +66,20 @@ VALID = [(b, s) for b in sorted(blocks()) for s in SKIPS if takes(b, s)]
 REFUSED = [(b, s) for b in sorted(blocks()) for s in SKIPS if not takes(b, s)]
 
 
+@pytest.mark.parametrize("rank", sorted(RANK_SIZES))
 @pytest.mark.parametrize(("block", "skip"), VALID)
-def test_block_with_attachments_counts_and_trains(block: str, skip: str) -> None:
+def test_block_with_attachments_counts_and_trains(block: str, skip: str, rank: int) -> None:
+    """At every rank: squeeze-excitation pools over every axis, drop_path per sample."""
+    size = RANK_SIZES[rank]
     settings: dict[str, Any] = {"skip": skip, "se": 4, "drop_path": 0.2}
     try:
-        spec = spec_of(tiny(block, **settings))
+        spec = spec_of(tiny(block, size, **settings))
     except SpecError as err:
         # A block type that has no residual branch to drop refuses stochastic depth,
         # and must say so naming itself.
         assert "drop_path" in str(err) and repr(block) in str(err), err
         del settings["drop_path"]
-        spec = spec_of(tiny(block, **settings))
+        spec = spec_of(tiny(block, size, **settings))
     stats = archspec.stats(spec)
     graph = archspec.lower(spec)
     ops = {d["op"] for _, d in graph.nodes(data=True)}
@@ -87,7 +90,7 @@ def test_block_with_attachments_counts_and_trains(block: str, skip: str) -> None
     torch.manual_seed(0)
     model = archspec.build(spec, seed=0)
     assert sum(p.numel() for p in model.parameters()) == stats.params
-    x = x_of()
+    x = x_of(size)
     out = model(x)
     assert out.shape == (2, 5) and torch.isfinite(out).all()
     out.square().mean().backward()

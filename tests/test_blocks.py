@@ -12,12 +12,15 @@ from typing import Any
 import pytest
 import torch
 from helpers import (
+    RANK_SIZES,
     TreeRun,
     assert_ir_shapes,
     block_default_skip,
     block_skips,
     block_variants,
     n_params,
+    rank_refused,
+    sample,
     spec_of,
     tiny_spec,
 )
@@ -26,6 +29,7 @@ from torch import fx
 import archspec
 from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
+from archspec.errors import SpecError
 from archspec.graph.stats import node_cost
 
 BLOCKS = sorted(blocks())
@@ -54,6 +58,16 @@ CASES = [
     for block in BLOCKS
     for extra in block_variants(block)
 ]
+# At ranks 1 and 3: every block x every skip kind it takes, each downsample kind once, and
+# each block option (rank 2 has the whole product above); in all, the suite's time.
+RANK_CASES = [
+    pytest.param(*p.values, rank, id=f"{p.id}-{rank}d")
+    for p in CASES
+    for rank in sorted(RANK_SIZES)
+    if rank == 2
+    or p.values[3] == "projection"
+    or (p.values[0] == "basic" and p.values[2] == "identity")
+]
 # Skip kinds whose structure leaves some parameter without a gradient at init. None of
 # the current kinds do: plain, identity, projection, pad, gated and sparse (whose 0/1
 # gate passes the soft gate's gradient) merges all train every weight.
@@ -61,7 +75,14 @@ NO_GRAD_EXPECTED: dict[str, set[str]] = {}
 
 
 def _spec(block: str, extra: dict, skip: str, down: str, **more: Any) -> archspec.ArchSpec:
-    return spec_of(tiny_spec(block, skip=skip, downsample=down, extra={**extra, **more}))
+    """The tiny spec at rank 2, or at rank 3 for an option written for 3-D inputs only."""
+    settings = {**extra, **more}
+    try:
+        return spec_of(tiny_spec(block, skip=skip, downsample=down, extra=settings))
+    except SpecError as err:
+        if not any(rank_refused(err, ("defaults", key)) for key in extra):
+            raise
+    return spec_of(tiny_spec(block, skip=skip, downsample=down, size=RANK_SIZES[3], extra=settings))
 
 
 def _is_residual(block: str) -> bool:
@@ -77,15 +98,26 @@ def test_registries_are_covered() -> None:
     assert covered == {(b, s) for b in BLOCKS for s in block_skips(b)}
 
 
-@pytest.mark.parametrize(("block", "extra", "skip", "down"), CASES)
-def test_block_builds_runs_and_trains(block: str, extra: dict, skip: str, down: str) -> None:
-    spec = _spec(block, extra, skip, down)
+@pytest.mark.parametrize(("block", "extra", "skip", "down", "rank"), RANK_CASES)
+def test_block_builds_runs_and_trains(
+    block: str, extra: dict, skip: str, down: str, rank: int
+) -> None:
+    """At every rank: Conv1d/2d/3d and the matching norms, pools and skips."""
+    size = RANK_SIZES[rank]
+    try:
+        spec = spec_of(tiny_spec(block, skip=skip, downsample=down, size=size, extra=extra))
+    except SpecError as err:
+        # An option written for one rank only (a video block's spatial conv) is refused
+        # at the others, naming the option.
+        key = next(iter(extra), None)
+        assert key is not None and rank_refused(err, ("defaults", key)), err
+        return
     graph = archspec.lower(spec)
     model = archspec.build(spec, seed=0)
     assert isinstance(model, fx.GraphModule)  # the network's own forward is generated
     assert n_params(model) == archspec.stats(spec).params
 
-    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    x = sample(size, seed=1)
     assert_ir_shapes(graph, model, x)
     out = model(x)
     assert out.shape == (2, 5)
@@ -148,7 +180,7 @@ def test_zero_init_last_starts_as_the_skip(block: str, extra: dict, skip: str, d
         model.get_submodule(scope).register_forward_hook(
             lambda mod, args, out, scope=scope: outputs.__setitem__(scope, out.detach().clone())
         )
-    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    x = sample(list(spec.input.shape[1:]), seed=2)
     values = TreeRun(model, graph).run(x).values
     assert set(outputs) == zeroed
     for scope, value in outputs.items():

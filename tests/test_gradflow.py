@@ -126,7 +126,7 @@ def test_reproducible_by_seed() -> None:
         ({"batch": 0}, "batch"),
         ({"batch": 1.5}, "batch"),
         ({"seed": "x"}, "seed"),
-        ({"input_size": (16,)}, "input_size"),
+        ({"input_size": (16, 16, 16, 16)}, "input_size"),  # (16,) is a 1-D size
         ({"input_size": 2}, "too small"),
         ({"input_size": 0}, "input.size"),
     ],

@@ -65,8 +65,8 @@ def test_every_module_of_every_preset_works_alone(name: str) -> None:
     """Each stage, block, downsample and layer, called on the inputs it receives inside
     the network, gives the output it gives there (small inputs keep it quick)."""
     spec = archspec.load(name)
-    size = 32 if spec.input.shape[1] > 32 else spec.input.shape[1]
-    spec = spec.override({"input.size": size, "stages.0.depth": 1})
+    small = [min(n, 32) for n in spec.input.shape[1:]]  # at the preset's rank
+    spec = spec.override({"input.size": small, "stages.0.depth": 1})
     model = archspec.build(spec, seed=0)
     x = torch.randn(2, *spec.input.shape, generator=torch.Generator().manual_seed(0))
     stages = [name for name, _ in model.named_children() if name.startswith("layer")]

@@ -26,6 +26,7 @@ from helpers import (
     block_skips,
     block_variants,
     n_params,
+    sample,
     spec_of,
 )
 from hypothesis import HealthCheck, given, note, settings
@@ -123,7 +124,8 @@ def spec_dicts(draw: st.DrawFn) -> dict[str, Any]:
     skip = draw(st.sampled_from(block_skips(block)))
     down = draw(st.sampled_from(sorted(DOWNSAMPLES)))
     channels = draw(st.integers(1, 4))
-    size = draw(st.integers(8, 32))
+    rank = draw(st.sampled_from([1, 2, 2, 3]))  # 2-D most often; volumes kept small
+    size = draw(st.integers(8, 16 if rank == 3 else 32))
     stem, c, h = draw(stems(channels, size))
     n = draw(st.integers(1, 3))
     widths = draw(st.lists(st.integers(1, 24), min_size=n, max_size=n))
@@ -153,7 +155,7 @@ def spec_dicts(draw: st.DrawFn) -> dict[str, Any]:
         head["dropout"] = draw(st.sampled_from([0.0, 0.1, 0.5]))
     data = {
         "name": draw(st.from_regex(r"[A-Za-z0-9_.\-]{1,20}", fullmatch=True)),
-        "input": {"channels": channels, "size": size},
+        "input": {"channels": channels, "size": size if rank == 2 else [size] * rank},
         "stem": stem,
         "defaults": defaults,
         "stages": stages,
@@ -185,7 +187,7 @@ def test_random_valid_specs_build_and_run(data: dict[str, Any]) -> None:
     assert stats.output_shape == (classes,)
     model = archspec.build(spec, seed=0)
     assert n_params(model) == stats.params
-    x = torch.randn(2, data["input"]["channels"], data["input"]["size"], data["input"]["size"])
+    x = sample(data["input"]["size"], channels=data["input"]["channels"])
     assert_ir_shapes(graph, model, x)
     before = x.clone()
     out = model(x)

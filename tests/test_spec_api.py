@@ -23,7 +23,7 @@ from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
 from archspec.graph.lower import lower
 from archspec.spec.load import from_data
-from archspec.spec.model import NAMED_STEM_WIDTH
+from archspec.spec.model import NAMED_STEM_WIDTH, VIDEO_STEMS
 
 # archspec.load("resnet50").arch_id, pinned: a change here changes every stored id.
 RESNET50_ARCH_ID = "e250b79d828232bc"
@@ -233,7 +233,8 @@ def test_arch_id_ignores_name_description_and_how_settings_are_written() -> None
 
 @pytest.mark.parametrize("stem", sorted(NAMED_STEM_WIDTH))
 def test_arch_id_sees_a_named_stem_width_as_lowering_does(stem: str) -> None:
-    implied = archspec.load("resnet18").override({"stem": stem})
+    base = "r3d_18" if stem in VIDEO_STEMS else "resnet18"  # a video stem takes a clip
+    implied = archspec.load(base).override({"stem": stem})
     written = implied.override({"stem": {"type": stem, "width": NAMED_STEM_WIDTH[stem]}})
     other = implied.override({"stem": {"type": stem, "width": NAMED_STEM_WIDTH[stem] + 8}})
     assert implied.arch_id == written.arch_id != other.arch_id

@@ -158,7 +158,7 @@ def test_absurd_sizes_are_refused_before_any_graph_is_built() -> None:
             BASE.replace("stem: cifar", "stem: [{conv: 8}, {pool: max, kernel: 5}, {x: 1}]"),
             "stem[2]",
         ),
-        (BASE.replace("size: 32}", "size: [32]}"), "input.size[1]"),
+        (BASE.replace("size: 32}", "size: [32, 0]}"), "input.size[1]"),
     ],
 )
 def test_one_mistake_in_a_union_is_one_problem(text: str, field: str) -> None:

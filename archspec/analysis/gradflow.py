@@ -85,11 +85,11 @@ def _parse_size(input_size: int | Sequence[int]) -> int | list[int]:
         return input_size
     if (
         isinstance(input_size, Sequence)
-        and len(input_size) == 2
+        and 1 <= len(input_size) <= 3
         and all(isinstance(v, int) and not isinstance(v, bool) for v in input_size)
     ):
         return list(input_size)
-    raise ArchSpecError(f"input_size is a size or (height, width), got {shown(input_size)}")
+    raise ArchSpecError(f"input_size is a size, (L), (H, W) or (D, H, W), got {shown(input_size)}")
 
 
 def _pass_bytes(graph: nx.DiGraph, batch: int) -> int:

@@ -7,6 +7,7 @@ from archspec.blocks import (  # noqa: F401  (they register themselves)
     highway,
     preact,
     resnext,
+    video,
 )
 from archspec.blocks.base import BlockConfig, BlockType
 from archspec.blocks.registry import blocks, get, register

@@ -132,8 +132,15 @@ class BlockConfig(SpecModel):
     "Number of blocks in the stage."
     width: Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)]
     "The block's inner channels (torchvision's ``planes``)."
-    stride: Annotated[int, Field(strict=True, ge=1, le=MAX_STRIDE)] = 1
-    "Stride of the stage's first block; the others keep the size."
+    stride: (
+        Annotated[int, Field(strict=True, ge=1, le=MAX_STRIDE)]
+        | Annotated[
+            tuple[Annotated[int, Field(strict=True, ge=1, le=MAX_STRIDE)], ...],
+            Field(strict=False, min_length=1, max_length=3),
+        ]
+    ) = 1
+    """Stride of the stage's first block, one number or one per axis ([1, 2, 2]: keep a
+    video's frames, halve its height and width); the others keep the size."""
     dilate: bool = False
     """Trade the stage's stride for dilation (torchvision's replace_stride_with_dilation):
     the stage keeps its input's resolution, and the network's dilation grows by the

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator, model_validator
 from archspec.blocks.attachments import squeeze_excite
 from archspec.blocks.base import BlockConfig, BlockType, Factor, Rate
 from archspec.blocks.registry import register
-from archspec.graph.builder import GraphBuilder, Value
+from archspec.graph.builder import GraphBuilder, Value, strided
 from archspec.spec.limits import MAX_CHANNELS
 
 
@@ -126,7 +126,7 @@ def dense_layer(g: GraphBuilder, cfg: DenseConfig, features: list[Value]) -> Val
 
 
 def lower_stage(g: GraphBuilder, cfg: DenseConfig, x: Value) -> Value:
-    if cfg.stride > 1:
+    if strided(cfg.stride):
         x = transition(g, cfg, x)
     features = [x]
     for j in range(cfg.depth):

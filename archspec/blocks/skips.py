@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from archspec.blocks.attachments import attach
 from archspec.blocks.base import BlockConfig
-from archspec.graph.builder import GraphBuilder, Value
+from archspec.graph.builder import GraphBuilder, Value, strided
 
 SkipFn = Callable[[GraphBuilder, BlockConfig, Value, Value, int, Value | None], Value]
 DownsampleFn = Callable[[GraphBuilder, BlockConfig, Value, int, int], Value]
@@ -49,7 +49,7 @@ def avgproj(g: GraphBuilder, cfg: BlockConfig, x: Value, out_channels: int, stri
     conv and norm, so the skip reads every pixel rather than one in stride² (modules
     ``downsample.0`` pool, ``.1`` conv, ``.2`` norm, as timm's ResNet-D)."""
     with g.path("skip"):
-        if stride > 1:
+        if strided(stride):
             x = g.op(
                 "pool",
                 "downsample.0",
@@ -105,7 +105,7 @@ def _shortcut(
 ) -> Value:
     """The skip side: ``x`` itself where the shape is kept (unless ``always``), else the
     ``downsample`` kind applied to ``pre`` (or ``x``)."""
-    if not always and x.shape == fx.shape and stride == 1:
+    if not always and x.shape == fx.shape and not strided(stride):
         return x
     return DOWNSAMPLES[downsample](g, cfg, pre or x, fx.channels, stride)
 

@@ -26,7 +26,9 @@ def gradflow_command(
     input_size: Annotated[
         str | None,
         typer.Option(
-            "--input-size", metavar="HxW", help="Input size, 32 or HxW (default: the spec's)."
+            "--input-size",
+            metavar="SIZE",
+            help="Input size: 32 or HxW, L or DxHxW for another rank (default: the spec's).",
         ),
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Inputs in the batch.")] = 8,
@@ -44,8 +46,11 @@ def gradflow_command(
     size: int | list[int] | None = None
     if input_size is not None:
         parts = input_size.lower().split("x")
-        if not all(p.isdigit() for p in parts) or len(parts) > 2:
-            raise fail(f"--input-size is N or HxW (e.g. 32 or 32x48), got {input_size!r}", 2)
+        if not all(p.isdigit() for p in parts) or len(parts) > 3:
+            raise fail(
+                f"--input-size is N, HxW or DxHxW (e.g. 32, 32x48, 8x32x32), got {input_size!r}",
+                2,
+            )
         size = int(parts[0]) if len(parts) == 1 else [int(p) for p in parts]
     # Every spec is read before torch is imported: a typo fails at once.
     loaded = [(source, _load_for_writing(source, None, [output])) for source in specs]

@@ -20,8 +20,9 @@ def summary(
         typer.Option(
             "--input",
             "-i",
-            metavar="NxCxHxW",
-            help="Input N x C x H x W (or C x H x W), e.g. 8x3x160x160; default 1 x the spec's.",
+            metavar="NxCx...",
+            help="Input N x C x spatial (or C x spatial), e.g. 8x3x160x160, 1x12x5000 "
+            "(1-D), 2x3x16x112x112 (3-D); default 1 x the spec's.",
         ),
     ] = None,
     depth: Annotated[
@@ -46,15 +47,18 @@ def summary(
       archspec summary resnet50 --input 8x3x160x160 --depth 1
       archspec summary resnet1202 --json | jq .macs
     """
-    from archspec.arguments import check_input_size
+    from archspec.arguments import check_input_size, split_input_size
     from archspec.report.summary import summarize
     from archspec.report.units import parse_shape
 
+    base = _load(spec, sets)
     try:
         dims = check_input_size(parse_shape(input_size)) if input_size is not None else None
+        if dims is not None:  # its batch, channels and axes as the spec's rank reads them
+            split_input_size(dims, base.input.rank)
     except ValueError as exc:  # ArchSpecError is one
         raise fail(f"--input: {exc}", 2) from None
-    loaded, batch = archspec.with_input_size(_load(spec, sets), dims)
+    loaded, batch = archspec.with_input_size(base, dims)
     with _progress(f"summarizing {loaded.name}"):
         report = summarize(_lower(loaded, spec, sets), batch=batch, depth=depth)
     if as_json:

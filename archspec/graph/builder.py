@@ -215,10 +215,10 @@ class GraphBuilder:
         self,
         x: Value,
         out_channels: int,
-        kernel: int = 3,
+        kernel: int | tuple[int, ...] = 3,
         *,
-        stride: int = 1,
-        padding: int | None = None,
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | None = None,
         groups: int = 1,
         dilation: int = 1,
         bias: bool = False,
@@ -237,8 +237,8 @@ class GraphBuilder:
             "out_channels": out_channels,
             "kernel": kernel,
             "stride": stride,
-            # "same" padding: dilation · (kernel − 1) / 2, torchvision's padding=dilation
-            "padding": dilation * (kernel // 2) if padding is None else padding,
+            # "same" padding: dilation · (kernel − 1) / 2 per axis, torchvision's padding=dilation
+            "padding": _half(kernel, dilation) if padding is None else padding,
             "groups": groups,
             "bias": bias,
         }
@@ -269,7 +269,14 @@ class GraphBuilder:
         return self._node("act", name, [x], params)
 
     def pool(
-        self, x: Value, kind: str, kernel: int, stride: int, padding: int = 0, *, name: str
+        self,
+        x: Value,
+        kind: str,
+        kernel: int | tuple[int, ...],
+        stride: int | tuple[int, ...],
+        padding: int | tuple[int, ...] = 0,
+        *,
+        name: str,
     ) -> Value:
         params = {"kind": kind, "kernel": kernel, "stride": stride, "padding": padding}
         return self._node("pool", name, [x], params)
@@ -300,7 +307,9 @@ class GraphBuilder:
     def concat(self, xs: list[Value], *, name: str = "cat") -> Value:
         return self._node("concat", name, xs, {})
 
-    def pad_skip(self, x: Value, out_channels: int, stride: int, *, name: str) -> Value:
+    def pad_skip(
+        self, x: Value, out_channels: int, stride: int | tuple[int, ...], *, name: str
+    ) -> Value:
         return self._node("pad_skip", name, [x], {"stride": stride, "out_channels": out_channels})
 
     def op(
@@ -322,3 +331,16 @@ class GraphBuilder:
         self.graph.graph["output_shape"] = out.shape
         self.graph.graph["output_shapes"] = (out.shape,)
         return self.graph
+
+
+def _half(kernel: int | tuple[int, ...], dilation: int = 1) -> int | tuple[int, ...]:
+    """Same-size padding of an odd kernel, per axis: 3 -> 1, (3, 7, 7) -> (1, 3, 3);
+    dilated, dilation · (kernel // 2)."""
+    if isinstance(kernel, int):
+        return dilation * (kernel // 2)
+    return tuple(dilation * (k // 2) for k in kernel)
+
+
+def strided(stride: int | tuple[int, ...]) -> bool:
+    """Whether a stride (one int, or one per axis) downsamples any axis."""
+    return stride != 1 if isinstance(stride, int) else any(s != 1 for s in stride)

@@ -7,9 +7,12 @@ Scopes follow torchvision's ResNet (``conv1``, ``bn1``, ``maxpool``, ``layer1.0.
 
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
 
 from archspec.blocks import get
+from archspec.errors import GraphError
 from archspec.graph.builder import GraphBuilder, Value
 from archspec.graph.outputs import select_features
 from archspec.spec.model import (
@@ -40,7 +43,7 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
     for i, cfg in enumerate(spec.blocks):
         previous, stride = dilation, cfg.stride
         if cfg.dilate:  # validation refused block types that cannot dilate
-            dilation, stride = dilation * stride, 1
+            dilation, stride = dilation * _one_stride(stride, i), 1
         block_type = get(cfg.block)
         assert block_type is not None  # validation resolved it
         with g.stage(f"layer{i + 1}", index=i, kind=cfg.block, depth=cfg.depth, config=cfg):
@@ -69,11 +72,25 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
     return graph
 
 
+def _one_stride(stride: int | tuple[int, ...], i: int) -> int:
+    """A dilating stage's stride as one number: dilation is the same on every axis."""
+    if isinstance(stride, int):
+        return stride
+    if len(set(stride)) == 1:
+        return stride[0]
+    raise GraphError(
+        f"stage {i + 1} trades its stride {list(stride)} for dilation: a dilated stage "
+        "takes one stride for every axis"
+    )
+
+
 def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
     if isinstance(stem, NamedStem):
         width = stem.width or NAMED_STEM_WIDTH.get(stem.type, 0)
         norm = stem.norm if stem.norm is not None else "batch"
         bias = norm == "none"  # as in the blocks: a conv no norm follows has a bias
+        if stem.type in ("r3d", "r2plus1d"):
+            return lower_video_stem(g, stem.type, width, x, norm, bias)
         if stem.type == "imagenet":
             x = g.conv(x, width, 7, stride=2, padding=3, bias=bias, name="conv1")
         elif stem.type == "deep":  # ResNet-C: three 3x3 convs replace the 7x7
@@ -121,6 +138,21 @@ def lower_stem(g: GraphBuilder, stem: NamedStem | tuple, x: Value) -> Value:
         else:
             x = g.act(x, layer.act, name=getattr(layer.act, "kind", layer.act))
     return x
+
+
+def lower_video_stem(
+    g: GraphBuilder, kind: str, width: int, x: Value, norm: Any = "batch", bias: bool = False
+) -> Value:
+    """torchvision's video stems, with its module paths (``stem.0``, ``stem.1``, ...)."""
+    if kind == "r3d":  # BasicStem: frames kept, each 7x7/2
+        x = g.conv(x, width, (3, 7, 7), stride=(1, 2, 2), bias=bias, name="stem.0")
+        return g.act(g.norm(x, norm, name="stem.1"), "relu", name="stem.2")
+    # R2Plus1dStem: 45 channels between (torchvision's number, for a width of 64)
+    mid = max(width * 45 // 64, 1)
+    x = g.conv(x, mid, (1, 7, 7), stride=(1, 2, 2), bias=bias, name="stem.0")
+    x = g.act(g.norm(x, norm, name="stem.1"), "relu", name="stem.2")
+    x = g.conv(x, width, (3, 1, 1), bias=bias, name="stem.3")
+    return g.act(g.norm(x, norm, name="stem.4"), "relu", name="stem.5")
 
 
 def lower_head(g: GraphBuilder, spec: ArchSpec, x: Value) -> Value:

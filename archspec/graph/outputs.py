@@ -62,15 +62,21 @@ def reductions(graph: nx.DiGraph) -> dict[str, int]:
     """Each op's nominal reduction: the product of the strides between the input and it
     (the least over its inputs: squeeze-excitation's pooled weights scale a map without
     changing its grid), so it does not depend on the input size (resnet50's last stage
-    is 32 at 224 and at 200). A global pool spans the whole input."""
-    size = graph.graph["input_shape"][1] if len(graph.graph["input_shape"]) > 1 else 1
+    is 32 at 224 and at 200). A global pool spans the whole input.
+
+    One number at every rank, as timm's ``feature_info`` has it: the reduction of the
+    last spatial axis (W, or L of a 1-D signal). A stride given per axis counts its
+    last entry, so a video stage with stride [1, 2, 2] halves the reduction's grid."""
+    shape = graph.graph["input_shape"]
+    size = shape[-1] if len(shape) > 1 else 1
     out: dict[str, int] = {}
     for node, data in graph.nodes(data=True):
         before = min((out[i] for i in data["inputs"]), default=1)
         if data["op"] == "global_pool":
             out[node] = max(before, size)
         else:
-            out[node] = before * int(data["params"].get("stride", 1))
+            stride = data["params"].get("stride", 1)
+            out[node] = before * int(stride if isinstance(stride, int) else stride[-1])
     return out
 
 

@@ -10,25 +10,28 @@ from torch import nn
 
 class PadShortcut(nn.Module):
     """He et al. 2015 option A skip: keep every ``stride``-th pixel, then zero-pad the
-    channels up to ``out_channels`` (split evenly before and after). No parameters."""
+    channels up to ``out_channels`` (split evenly before and after). No parameters. The
+    stride is one int or one per spatial axis (``(1, 2, 2)`` keeps a clip's frames)."""
 
-    def __init__(self, stride: int, pad_before: int, pad_after: int) -> None:
+    def __init__(self, stride: int | tuple[int, ...], pad_before: int, pad_after: int) -> None:
         super().__init__()
         self.stride = stride
+        # one int per axis up to 3-D: a list of ints, which TorchScript types by itself
+        self.strides = [stride] * 3 if isinstance(stride, int) else list(stride)
         self.pad_before = pad_before
         self.pad_after = pad_after
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Any rank: (N, C, L), (N, C, H, W), (N, C, D, H, W), spelled out per rank so
         # TorchScript compiles it.
-        s = self.stride
-        if s > 1:
+        s = self.strides
+        if max(s) > 1:
             if x.dim() == 3:
-                x = x[:, :, ::s]
+                x = x[:, :, :: s[0]]
             elif x.dim() == 4:
-                x = x[:, :, ::s, ::s]
+                x = x[:, :, :: s[0], :: s[1]]
             else:
-                x = x[:, :, ::s, ::s, ::s]
+                x = x[:, :, :: s[0], :: s[1], :: s[2]]
         return F.pad(x, [0, 0] * (x.dim() - 2) + [self.pad_before, self.pad_after])
 
     def extra_repr(self) -> str:

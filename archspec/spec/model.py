@@ -49,6 +49,10 @@ def _int(lo: int, hi: int) -> Any:
     return Annotated[int, Field(strict=True, ge=lo, le=hi)]
 
 
+def _shown(value: int | tuple[int, ...]) -> str:
+    return str(value) if isinstance(value, int) else str(list(value))
+
+
 def unknown_key_error(key: str, allowed: list[str], where: str = "") -> PydanticCustomError:
     """The error for a key no model knows, with the nearest allowed one as a hint."""
     close = difflib.get_close_matches(key, allowed, n=1)
@@ -70,26 +74,62 @@ class Strict(SpecModel):
         return data
 
 
+_Size = _int(1, MAX_INPUT_SIZE)
+# One number (the same on every axis) or one number per spatial axis: kernels, strides
+# and padding anywhere a spec sets them. The length is checked against the input's rank
+# once the whole spec is read (ArchSpec._axes_fit_rank), so the error names the field.
+_Kernel = (
+    _int(1, MAX_KERNEL)
+    | Annotated[tuple[_int(1, MAX_KERNEL), ...], Field(strict=False, min_length=1, max_length=3)]
+)
+_Stride = (
+    _int(1, MAX_STRIDE)
+    | Annotated[tuple[_int(1, MAX_STRIDE), ...], Field(strict=False, min_length=1, max_length=3)]
+)
+_Padding = (
+    _int(0, MAX_KERNEL)
+    | Annotated[tuple[_int(0, MAX_KERNEL), ...], Field(strict=False, min_length=1, max_length=3)]
+)
+
+
+def axes(value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
+    """A kernel, stride or padding as one int per spatial axis: ``axes(3, 2) == (3, 3)``."""
+    return (value,) * rank if isinstance(value, int) else tuple(value)
+
+
 class InputSpec(Strict):
     channels: _int(1, MAX_INPUT_CHANNELS) = 3
-    "Channels of the input image."
-    size: (
-        _int(1, MAX_INPUT_SIZE)
-        | Annotated[tuple[_int(1, MAX_INPUT_SIZE), _int(1, MAX_INPUT_SIZE)], Field(strict=False)]
-    ) = 224
-    "Input height and width: one number for a square, or [h, w]."
+    "Channels of the input (3 for RGB images and video, 12 for a 12-lead ECG)."
+    size: _Size | Annotated[tuple[_Size, ...], Field(strict=False, min_length=1, max_length=3)] = (
+        224
+    )
+    """The input's spatial size, which gives the network's rank: [L] for a 1-D signal,
+    [H, W] or one number (a square) for a 2-D image, [D, H, W] for a 3-D volume or video
+    (D frames)."""
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of one input sample."""
-        h, w = (self.size, self.size) if isinstance(self.size, int) else self.size
-        return (self.channels, h, w)
+    def rank(self) -> int:
+        """Spatial axes: 1, 2 or 3."""
+        return 2 if isinstance(self.size, int) else len(self.size)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """(C, *spatial) of one input sample: (C, L), (C, H, W) or (C, D, H, W)."""
+        return (self.channels, *axes(self.size, self.rank))
+
+
+StemName = Literal["imagenet", "deep", "cifar", "r3d", "r2plus1d", "none"]
+# Stems whose kernels are written for a 3-D input ([D, H, W]).
+VIDEO_STEMS = ("r3d", "r2plus1d")
 
 
 class NamedStem(Strict):
-    type: Literal["imagenet", "deep", "cifar", "none"]
+    type: StemName
     """imagenet: 7x7/2 conv, norm, act, 3x3/2 max pool. deep: three 3x3 convs (ResNet-C),
-    norm, act, then the pool. cifar: one 3x3 conv, norm, act. none: nothing."""
+    norm, act, then the pool. cifar: one 3x3 conv, norm, act. At any rank (7 is 7x7x7 on a
+    volume). Video (3-D input only), as torchvision's: r3d: 3x7x7 conv with stride
+    1x2x2, norm, act; r2plus1d: 1x7x7/1x2x2 conv to 45 channels (width·45/64), norm, act,
+    3x1x1 conv, norm, act. none: nothing."""
     width: _int(1, MAX_CHANNELS) | None = None
     "Output channels (default 64 for imagenet and deep, 16 for cifar)."
     norm: NormField | None = None
@@ -100,12 +140,12 @@ class NamedStem(Strict):
 class ConvLayer(Strict):
     conv: _int(1, MAX_CHANNELS)
     "Output channels."
-    kernel: _int(1, MAX_KERNEL) = 3
-    "Kernel size (square)."
-    stride: _int(1, MAX_STRIDE) = 1
-    "Stride."
-    padding: _int(0, MAX_KERNEL) | None = None
-    "Zero padding on each side; default kernel // 2."
+    kernel: _Kernel = 3
+    "Kernel size: one number (every axis) or one per axis ([3, 7, 7] for a video stem)."
+    stride: _Stride = 1
+    "Stride: one number or one per axis ([1, 2, 2])."
+    padding: _Padding | None = None
+    "Zero padding on each side, one number or one per axis; default kernel // 2 per axis."
     groups: _int(1, MAX_CHANNELS) = 1
     "Grouped convolution: channels split into this many groups."
     bias: bool = False
@@ -126,18 +166,24 @@ class ActLayer(Strict):
 class PoolLayer(Strict):
     pool: Literal["max", "avg"]
     "Max or average pooling."
-    kernel: _int(1, MAX_KERNEL) = 2
-    "Window size (square)."
-    stride: _int(1, MAX_STRIDE) | None = None
-    "Stride; default the kernel size."
-    padding: _int(0, MAX_KERNEL) = 0
+    kernel: _Kernel = 2
+    "Window size: one number (every axis) or one per axis."
+    stride: _Stride | None = None
+    "Stride, one number or one per axis; default the kernel size."
+    padding: _Padding = 0
     "Padding on each side; at most half the kernel (PyTorch's pools refuse more)."
 
     @model_validator(mode="after")
     def _padding_fits_kernel(self) -> PoolLayer:
-        if 2 * self.padding > self.kernel:
+        lengths = {len(v) for v in (self.kernel, self.padding) if isinstance(v, tuple)}
+        if len(lengths) > 1:
+            return self  # lists of different lengths: the rank check names them
+        rank = lengths.pop() if lengths else 1
+        pairs = zip(axes(self.kernel, rank), axes(self.padding, rank), strict=True)
+        if any(2 * p > k for k, p in pairs):
             raise ValueError(
-                f"padding {self.padding} is more than half the kernel size {self.kernel}"
+                f"padding {_shown(self.padding)} is more than half the kernel size "
+                f"{_shown(self.kernel)}"
             )
         return self
 
@@ -214,7 +260,7 @@ class ArchSpec(Strict, metaclass=_Constructed):
     input: InputSpec
     "The input sample: channels and size."
     stem: (
-        Literal["imagenet", "deep", "cifar", "none"]
+        StemName
         | NamedStem
         | Annotated[tuple[StemLayer, ...], Field(strict=False, min_length=1, max_length=64)]
     ) = "imagenet"
@@ -262,6 +308,8 @@ class ArchSpec(Strict, metaclass=_Constructed):
             cfg = _resolve_stage(i, self.defaults, stage, errors)
             if cfg is not None:
                 resolved.append(cfg)
+                _stage_axes_fit(i, self.defaults, stage, cfg, self.input.rank, errors)
+        _stem_axes_fit(self.stem_spec, self.input.rank, errors)
         if not errors and sum(c.depth for c in resolved) > MAX_TOTAL_BLOCKS:
             errors.append(_error(("stages",), f"more than {MAX_TOTAL_BLOCKS} blocks in all", None))
         if not errors:
@@ -377,7 +425,15 @@ class ArchSpec(Strict, metaclass=_Constructed):
 
 
 # The width a named stem gets when none is written: graph/lower.py builds it from here.
-NAMED_STEM_WIDTH = {"imagenet": 64, "deep": 64, "cifar": 16}
+NAMED_STEM_WIDTH = {"imagenet": 64, "deep": 64, "cifar": 16, "r3d": 64, "r2plus1d": 64}
+
+
+def _same_padding(layer: ConvLayer) -> bool:
+    """The padding is what leaving it out implies: kernel // 2 on every axis."""
+    if layer.padding is None:
+        return False
+    rank = max((len(v) for v in (layer.kernel, layer.padding) if isinstance(v, tuple)), default=1)
+    return axes(layer.padding, rank) == tuple(k // 2 for k in axes(layer.kernel, rank))
 
 
 def _stem_identity(stem: NamedStem | tuple[Any, ...]) -> Any:
@@ -392,7 +448,7 @@ def _stem_identity(stem: NamedStem | tuple[Any, ...]) -> Any:
     layers = []
     for layer in stem:
         data = layer.model_dump(mode="json", exclude_defaults=True)
-        if isinstance(layer, ConvLayer) and layer.padding == layer.kernel // 2:
+        if isinstance(layer, ConvLayer) and _same_padding(layer):
             data.pop("padding", None)
         if isinstance(layer, PoolLayer) and layer.stride == layer.kernel:
             data.pop("stride", None)
@@ -416,6 +472,65 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _represent_str)
+
+
+def _axes_error(
+    loc: tuple[str | int, ...], value: Any, rank: int, errors: list[InitErrorDetails]
+) -> None:
+    if isinstance(value, tuple) and len(value) != rank:
+        errors.append(
+            _error(
+                loc,
+                f"{list(value)} has {len(value)} entries, but the input is {rank}-D "
+                f"(input.size): give one number or {rank}",
+                list(value),
+            )
+        )
+
+
+def _stem_axes_fit(stem: Any, rank: int, errors: list[InitErrorDetails]) -> None:
+    """A list stem's kernels, strides and paddings have one entry per axis of the input;
+    a video stem has a 3-D input."""
+    if isinstance(stem, NamedStem):
+        if stem.type in VIDEO_STEMS and rank != 3:
+            errors.append(
+                _error(
+                    ("stem",),
+                    f"stem {stem.type!r} is a video stem, for a [D, H, W] input; the input "
+                    f"is {rank}-D (input.size)",
+                    stem.type,
+                )
+            )
+        return
+    for i, layer in enumerate(stem):
+        for key in ("kernel", "stride", "padding"):
+            _axes_error(("stem", i, key), getattr(layer, key, None), rank, errors)
+
+
+def _stage_axes_fit(
+    i: int,
+    defaults: dict[str, Any],
+    stage: dict[str, Any],
+    cfg: BlockConfig,
+    rank: int,
+    errors: list[InitErrorDetails],
+) -> None:
+    """A stage's per-axis settings (its stride) have one entry per axis of the input."""
+
+    def root(key: str) -> tuple[str | int, ...]:
+        return ("stages", i, key) if key in stage or key not in defaults else ("defaults", key)
+
+    _axes_error(root("stride"), cfg.stride, rank, errors)
+    conv = getattr(cfg, "conv", "full")  # the video block's choice of convolution
+    if conv != "full" and rank != 3:
+        errors.append(
+            _error(
+                root("conv"),
+                f"conv {conv!r} splits a 3-D conv into its frames' axis and the others; "
+                f"the input is {rank}-D (input.size): use conv 'full' or a [D, H, W] size",
+                conv,
+            )
+        )
 
 
 def stage_errors(data: Any) -> list[Any]:

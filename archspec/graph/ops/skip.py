@@ -34,12 +34,14 @@ def _pad_split(p: Params, in_shape: Shape) -> tuple[int, int]:
 def _pad_module(p: Params, inplace: bool, in_shape: Shape) -> Any:
     from archspec.nn import PadShortcut
 
-    return PadShortcut(p["stride"], *_pad_split(p, in_shape))
+    stride = p["stride"] if isinstance(p["stride"], int) else tuple(p["stride"])
+    return PadShortcut(stride, *_pad_split(p, in_shape))
 
 
 def _pad_source(p: Params, in_shape: Shape, args: Sequence[str], inplace: bool) -> str:
     before, after = _pad_split(p, in_shape)
-    return f"PadShortcut({p['stride']}, {before}, {after})"
+    stride = p["stride"] if isinstance(p["stride"], int) else tuple(p["stride"])
+    return f"PadShortcut({stride}, {before}, {after})"
 
 
 PAD_SKIP = Op(
