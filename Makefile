@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_resnet50.py
 	$(BIN)/python benchmarks/bench_stats.py
 	$(BIN)/python benchmarks/bench_scaling.py
+	$(BIN)/python benchmarks/bench_ranks.py
 
 # About five minutes: densenet121 training steps with and without memory_efficient.
 bench-densenet: $(STAMP)
