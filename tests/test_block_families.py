@@ -66,9 +66,15 @@ VALID = [(b, s) for b in sorted(blocks()) for s in SKIPS if takes(b, s)]
 REFUSED = [(b, s) for b in sorted(blocks()) for s in SKIPS if not takes(b, s)]
 
 
+# Each channel attention with the op that marks it in the graph.
+ATTENTION = {"se": ({"se": 4}, "fc1"), "eca": ({"eca": True}, "channel_conv")}
+
+
+@pytest.mark.parametrize("attention", sorted(ATTENTION))
 @pytest.mark.parametrize(("block", "skip"), VALID)
-def test_block_with_attachments_counts_and_trains(block: str, skip: str) -> None:
-    settings: dict[str, Any] = {"skip": skip, "se": 4, "drop_path": 0.2}
+def test_block_with_attachments_counts_and_trains(block: str, skip: str, attention: str) -> None:
+    attn, marker = ATTENTION[attention]
+    settings: dict[str, Any] = {"skip": skip, **attn, "drop_path": 0.2}
     try:
         spec = spec_of(tiny(block, **settings))
     except SpecError as err:
@@ -80,7 +86,9 @@ def test_block_with_attachments_counts_and_trains(block: str, skip: str) -> None
     stats = archspec.stats(spec)
     graph = archspec.lower(spec)
     ops = {d["op"] for _, d in graph.nodes(data=True)}
-    assert "scale" in ops  # squeeze-excitation everywhere
+    assert "scale" in ops  # channel attention everywhere
+    names = {d.get("scope", "").rsplit(".", 1)[-1] for _, d in graph.nodes(data=True)}
+    assert marker in ops | names, attention
     if "drop_path" in settings:
         assert "drop_path" in ops
 

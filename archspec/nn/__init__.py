@@ -4,6 +4,7 @@ These files import torch and nothing of archspec, so emit_python can copy a clas
 source into a standalone file as it is.
 """
 
+from archspec.nn.attention import ChannelConv
 from archspec.nn.layers import DropPath, Gate, PadShortcut, Scale
 
-__all__ = ["DropPath", "Gate", "PadShortcut", "Scale"]
+__all__ = ["ChannelConv", "DropPath", "Gate", "PadShortcut", "Scale"]
