@@ -29,9 +29,18 @@ TORCHVISION = [
     "densenet169",
     "densenet201",
 ]
-TIMM = ["resnet50d", "seresnet50", "ecaresnet50d"]
+TIMM = ["resnet50d", "seresnet50", "ecaresnet50d", "skresnet18", "skresnext50_32x4d"]
 # Small ones also run with the library's (randomized) weights loaded; all are counted.
-RUN = {"resnet18", "resnext50_32x4d", "densenet121", "resnet50d", "seresnet50", "ecaresnet50d"}
+RUN = {
+    "resnet18",
+    "resnext50_32x4d",
+    "densenet121",
+    "resnet50d",
+    "seresnet50",
+    "ecaresnet50d",
+    "skresnet18",
+    "skresnext50_32x4d",
+}
 
 
 def _reference(name: str) -> torch.nn.Module:

@@ -7,6 +7,8 @@ from archspec.blocks import (  # noqa: F401  (they register themselves)
     highway,
     preact,
     resnext,
+    selective_kernel,
+    sk_bottleneck,
 )
 from archspec.blocks.base import BlockConfig, BlockType
 from archspec.blocks.registry import blocks, get, register

@@ -4,7 +4,15 @@ These files import torch and nothing of archspec, so emit_python can copy a clas
 source into a standalone file as it is.
 """
 
-from archspec.nn.attention import ChannelConv
+from archspec.nn.attention import ChannelConv, SelectiveFuse, channel_part
 from archspec.nn.layers import DropPath, Gate, PadShortcut, Scale
 
-__all__ = ["ChannelConv", "DropPath", "Gate", "PadShortcut", "Scale"]
+__all__ = [
+    "ChannelConv",
+    "DropPath",
+    "Gate",
+    "PadShortcut",
+    "Scale",
+    "SelectiveFuse",
+    "channel_part",
+]

@@ -21,3 +21,24 @@ class ChannelConv(nn.Conv1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = super().forward(x.reshape(x.shape[0], 1, x.shape[1]))
         return y.reshape(x.shape)
+
+
+class SelectiveFuse(nn.Module):
+    """Selective-kernel fusion (Li et al. 2019): given n path outputs ``(N, C, ...)`` and
+    the attention's logits ``(N, n·C, 1, ...)``, a softmax across the n paths per channel
+    weighs them, and their weighted sum is the output. No parameters."""
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        paths, logits = inputs[:-1], inputs[-1]
+        n, channels = len(paths), paths[0].shape[1]
+        weights = logits.reshape(logits.shape[0], n, channels, *logits.shape[2:]).softmax(1)
+        out = paths[0] * weights[:, 0]
+        for i in range(1, n):
+            out = out + paths[i] * weights[:, i]
+        return out
+
+
+def channel_part(x: torch.Tensor, index: int, parts: int) -> torch.Tensor:
+    """The ``index``-th of ``parts`` equal slices of ``x``'s channels (a view)."""
+    share = x.shape[1] // parts
+    return x.narrow(1, index * share, share)
