@@ -66,12 +66,23 @@ VALID = [(b, s) for b in sorted(blocks()) for s in SKIPS if takes(b, s)]
 REFUSED = [(b, s) for b in sorted(blocks()) for s in SKIPS if not takes(b, s)]
 
 
-@pytest.mark.parametrize("rank", sorted(RANK_SIZES))
+# Each channel attention with the op that marks it in the graph.
+ATTENTION = {"se": ({"se": 4}, "fc1"), "eca": ({"eca": True}, "channel_conv")}
+# SE at every rank; ECA, whose layer is rank-generic the same way, at rank 2 only.
+ATTENTION_RANKS = [
+    (a, r) for a in sorted(ATTENTION) for r in sorted(RANK_SIZES) if a == "se" or r == 2
+]
+
+
+@pytest.mark.parametrize(("attention", "rank"), ATTENTION_RANKS)
 @pytest.mark.parametrize(("block", "skip"), VALID)
-def test_block_with_attachments_counts_and_trains(block: str, skip: str, rank: int) -> None:
-    """At every rank: squeeze-excitation pools over every axis, drop_path per sample."""
+def test_block_with_attachments_counts_and_trains(
+    block: str, skip: str, attention: str, rank: int
+) -> None:
+    """At every rank: channel attention pools over every axis, drop_path per sample."""
     size = RANK_SIZES[rank]
-    settings: dict[str, Any] = {"skip": skip, "se": 4, "drop_path": 0.2}
+    attn, marker = ATTENTION[attention]
+    settings: dict[str, Any] = {"skip": skip, **attn, "drop_path": 0.2}
     try:
         spec = spec_of(tiny(block, size, **settings))
     except SpecError as err:
@@ -83,7 +94,9 @@ def test_block_with_attachments_counts_and_trains(block: str, skip: str, rank: i
     stats = archspec.stats(spec)
     graph = archspec.lower(spec)
     ops = {d["op"] for _, d in graph.nodes(data=True)}
-    assert "scale" in ops  # squeeze-excitation everywhere
+    assert "scale" in ops  # channel attention everywhere
+    names = {d.get("scope", "").rsplit(".", 1)[-1] for _, d in graph.nodes(data=True)}
+    assert marker in ops | names, attention
     if "drop_path" in settings:
         assert "drop_path" in ops
 

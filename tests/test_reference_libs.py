@@ -1,5 +1,6 @@
 """Presets against the libraries they reproduce, installed for the tests: every preset
-torchvision or timm defines has its parameter count to the parameter, loads the
+torchvision or timm defines has its parameter count to the parameter, its MACs (half of
+torch.utils.flop_counter's FLOPs on the library's model), loads the
 library's weights (by name, DenseNet through port_state_dict) and computes the same
 outputs with them."""
 
@@ -35,9 +36,19 @@ TORCHVISION = [
     "densenet169",
     "densenet201",
 ]
-TIMM = ["resnet50d", "seresnet50", "resnet50_gn"]
+TIMM = ["resnet50d", "seresnet50", "resnet50_gn", "ecaresnet50d", "skresnet18", "skresnext50_32x4d"]
 # Small ones also run with the library's (randomized) weights loaded; all are counted.
-RUN = {"resnet18", "resnext50_32x4d", "densenet121", "resnet50d", "seresnet50", "resnet50_gn"}
+RUN = {
+    "resnet18",
+    "resnext50_32x4d",
+    "densenet121",
+    "resnet50d",
+    "seresnet50",
+    "resnet50_gn",
+    "ecaresnet50d",
+    "skresnet18",
+    "skresnext50_32x4d",
+}
 
 
 def _reference(name: str) -> torch.nn.Module:
@@ -59,6 +70,18 @@ def test_params_equal_the_librarys(name: str) -> None:
         reference = _reference(name)
     assert archspec.stats(name).params == n_params(reference)
     assert n_params(archspec.build(name, device="meta")) == n_params(reference)
+
+
+@pytest.mark.parametrize("name", TORCHVISION + TIMM)
+def test_macs_equal_half_the_flop_counters(name: str) -> None:
+    # On the meta device: the counter reads shapes only, so 224x224 costs no arithmetic.
+    with torch.device("meta"):
+        reference = _reference(name).eval()
+        x = torch.empty(1, 3, 224, 224)
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            reference(x)
+    assert 2 * archspec.stats(name).macs == counter.get_total_flops()
 
 
 @pytest.mark.parametrize("name", sorted(RUN))

@@ -7,6 +7,8 @@ from archspec.blocks import (  # noqa: F401  (they register themselves)
     highway,
     preact,
     resnext,
+    selective_kernel,
+    sk_bottleneck,
     video,
 )
 from archspec.blocks.base import BlockConfig, BlockType

@@ -1,10 +1,12 @@
 """What any residual block can carry on its branch besides its convs: squeeze-excitation
-and stochastic depth. :func:`archspec.blocks.skips.residual` applies them to the branch
-before it meets the skip, so every block type that merges through it gets them."""
+(or ECA, archspec/blocks/eca.py) and stochastic depth. :func:`archspec.blocks.skips.residual`
+applies them to the branch before it meets the skip, so every block type that merges
+through it gets them."""
 
 from __future__ import annotations
 
 from archspec.blocks.base import BlockConfig
+from archspec.blocks.eca import efficient_channel_attention
 from archspec.graph.builder import GraphBuilder, Value
 
 
@@ -37,6 +39,8 @@ def attach(g: GraphBuilder, cfg: BlockConfig, branch: Value) -> Value:
     papers' code: squeeze-excitation right after the last norm, then stochastic depth."""
     if cfg.se is not None:
         branch = squeeze_excite(g, branch, cfg.se)
+    if cfg.eca:
+        branch = efficient_channel_attention(g, branch)
     if cfg.drop_path > 0 and cfg.skip != "none":
         branch = drop_path(g, branch, cfg.drop_path)
     return branch

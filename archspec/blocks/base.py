@@ -165,6 +165,10 @@ class BlockConfig(SpecModel):
     """Squeeze-excitation (Hu et al. 2018) on the residual branch, with this reduction
     ratio (16 in the paper): the branch output is pooled to one value per channel,
     squeezed to channels/se, expanded back, and its sigmoid scales the branch; none: off."""
+    eca: bool = False
+    """Efficient channel attention (Wang et al. 2020) on the residual branch where SE
+    would sit: a 1-D conv across the pooled channels, its kernel size set from the
+    channel count, whose sigmoid scales the branch; takes the place of se."""
     drop_path: Rate = 0.0
     """Stochastic depth (Huang et al. 2016), as the deepest block's rate: the l-th of the
     network's L blocks drops its residual branch, per sample and in training only, with
@@ -232,6 +236,13 @@ class BlockConfig(SpecModel):
                 f"skip {value!r} does not apply to block {block!r}; "
                 f"block {block!r} takes skip: {' | '.join(allowed)}"
             )
+        return value
+
+    @field_validator("eca")
+    @classmethod
+    def _one_channel_attention(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("se") is not None:
+            raise ValueError("eca and se both scale the branch's channels: set one of them")
         return value
 
     @field_validator("drop_path")

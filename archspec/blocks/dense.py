@@ -25,6 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from archspec.blocks.attachments import squeeze_excite
 from archspec.blocks.base import BlockConfig, BlockType, Factor, Rate
+from archspec.blocks.eca import efficient_channel_attention
 from archspec.blocks.registry import register
 from archspec.graph.builder import GraphBuilder, Value, strided
 from archspec.spec.limits import MAX_CHANNELS
@@ -122,6 +123,8 @@ def dense_layer(g: GraphBuilder, cfg: DenseConfig, features: list[Value]) -> Val
         out = g.conv(out, cfg.width, 3, bias=bias, name="conv2", init=zero)
     if cfg.se is not None:
         out = squeeze_excite(g, out, cfg.se)
+    if cfg.eca:
+        out = efficient_channel_attention(g, out)
     return g.dropout(out, cfg.dropout)
 
 

@@ -5,7 +5,18 @@ These files import torch and nothing of archspec, so emit_python can copy a clas
 source into a standalone file as it is.
 """
 
+from archspec.nn.attention import ChannelConv, SelectiveFuse, channel_part
 from archspec.nn.layers import DropPath, Gate, PadShortcut, Scale
 from archspec.nn.norms import ChannelLayerNorm, FrozenBatchNorm
 
-__all__ = ["ChannelLayerNorm", "DropPath", "FrozenBatchNorm", "Gate", "PadShortcut", "Scale"]
+__all__ = [
+    "ChannelConv",
+    "ChannelLayerNorm",
+    "DropPath",
+    "FrozenBatchNorm",
+    "Gate",
+    "PadShortcut",
+    "Scale",
+    "SelectiveFuse",
+    "channel_part",
+]

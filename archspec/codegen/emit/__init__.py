@@ -75,7 +75,9 @@ def _measure(model: nn.Module, graph: nx.DiGraph) -> dict[str, dict[str, Any]]:
         handles.append(module.register_forward_hook(hook))
     try:
         with torch.no_grad():
-            model(torch.empty(1, *graph.graph["input_shape"], device="meta"))
+            # Two samples: a norm in training mode refuses one value per channel (a
+            # norm after a global pool, as selective-kernel attention has).
+            model(torch.empty(2, *graph.graph["input_shape"], device="meta"))
     finally:
         for handle in handles:
             handle.remove()

@@ -190,8 +190,13 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     signature += "".join(f", {p}: {a} = None" for p, a, _ in partial)
     lines = [f"class {name}(nn.Module):"]
     if not is_top:
-        shown = ", ".join(m.path for m in members[:4]) + (", ..." if len(members) > 4 else "")
         count = f" ({len(members)} in all)" if len(members) > 1 else ""
+        # As many paths as fit on one line of 100 (deep paths such as
+        # layer1.0.conv1.paths.0 fit fewer), at least one.
+        for n in range(min(4, len(members)), 0, -1):
+            shown = ", ".join(m.path for m in members[:n]) + (", ..." if len(members) > n else "")
+            if len(f'    """Used at {shown}{count}."""') <= 100:
+                break
         lines += [f'    """Used at {shown}{count}."""', ""]
     lines += [f"    def __init__(self{signature}) -> None:", "        super().__init__()"]
     position = 0
