@@ -1,0 +1,152 @@
+"""ODE stages (archspec/spec/ode.py, graph/lower_ode.py, nn/ode.py): the spec errors, the
+honest costs, and the numbers: N shared-weight residual blocks are N Euler steps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import archspec
+from archspec.errors import ArchSpecError, SpecError
+
+torchdiffeq = pytest.importorskip("torchdiffeq")
+
+TINY = {
+    "name": "tiny_ode",
+    "input": {"channels": 1, "size": 8},
+    "stem": [{"conv": 4, "kernel": 3}],
+    "defaults": {"block": "preact"},
+    "stages": [{"depth": 3, "width": 4}],
+    "head": {"pool": "avg", "classes": 3},
+}
+
+
+def tiny(ode: dict | None = None, **stage: object) -> archspec.ArchSpec:
+    data = {**TINY, "stages": [{**TINY["stages"][0], **stage}]}
+    if ode is not None:
+        data["stages"][0]["ode"] = ode
+    return archspec.ArchSpec(**data)
+
+
+def test_shared_weight_blocks_equal_euler_steps() -> None:
+    """x_{k+1} = x_k + f(x_k), N times with one f, is N Euler steps of size T/N = 1."""
+    n = 3
+    ode = archspec.build(tiny({"solver": "euler", "steps": n, "t": float(n)}), seed=0).eval()
+    discrete = archspec.build(tiny(depth=n), seed=1).eval()
+    state = discrete.state_dict()
+    for key, value in ode.state_dict().items():
+        if key.startswith("layer1.func."):
+            for k in range(n):
+                state[key.replace("layer1.func.", f"layer1.{k}.")] = value
+        else:
+            state[key] = value
+    discrete.load_state_dict(state)
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(ode(x), discrete(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["euler", "midpoint", "rk4"])
+def test_fixed_grid_matches_torchdiffeq(solver: str) -> None:
+    model = archspec.build(tiny({"solver": solver, "steps": 3, "t": 0.5}), seed=0).eval()
+    stage = model.layer1
+    x = torch.randn(2, 4, 8, 8)
+    span = torch.tensor([0.0, 0.5])
+    with torch.no_grad():
+        ref = torchdiffeq.odeint(
+            lambda t, y: stage.func(y), x, span, method=solver, options={"step_size": 0.5 / 3}
+        )[-1]
+        torch.testing.assert_close(stage(x), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_adaptive_and_adjoint_run_and_count() -> None:
+    model = archspec.build(tiny({"solver": "dopri5", "rtol": 1e-4, "atol": 1e-5}), seed=0)
+    x = torch.randn(2, 1, 8, 8)
+    model(x).sum().backward()
+    assert model.layer1.last_evals >= 6  # dopri5 takes 6 evaluations a step, at least
+    stats = archspec.stats(model_spec := tiny({"solver": "dopri5"}))
+    assert stats.data_dependent and stats.ode_evals == {"layer1.func": None}
+    # The adjoint's gradient solves backwards in time: it is the continuous gradient, equal
+    # to backpropagation through the steps up to the solver's error (eval mode: batch
+    # statistics of re-solved states would differ); the ReLUs' kinks keep it near 1%.
+    adj = archspec.build(tiny({"solver": "rk4", "steps": 8, "adjoint": True}), seed=0).eval()
+    ref = archspec.build(tiny({"solver": "rk4", "steps": 8}), seed=0).eval()
+    y, y_ref = adj(x), ref(x)
+    torch.testing.assert_close(y, y_ref)
+    y.sum().backward()
+    y_ref.sum().backward()
+    for (name, p), q in zip(adj.named_parameters(), ref.parameters(), strict=True):
+        scale = float(q.grad.abs().max())
+        torch.testing.assert_close(p.grad, q.grad, rtol=0, atol=0.02 * scale, msg=name)
+    del model_spec
+
+
+@pytest.mark.parametrize(("solver", "per_step"), [("euler", 1), ("midpoint", 2), ("rk4", 4)])
+def test_macs_count_every_evaluation(solver: str, per_step: int) -> None:
+    one = archspec.stats(tiny({"solver": solver, "steps": 1}))
+    five = archspec.stats(tiny({"solver": solver, "steps": 5}))
+    branch = archspec.stats(tiny({"solver": "euler", "steps": 1})).per_stage["layer1"]["macs"]
+    assert one.params == five.params
+    assert five.per_stage["layer1"]["macs"] == 5 * per_step * branch
+    assert five.ode_evals == {"layer1.func": 5 * per_step} and not five.data_dependent
+
+
+@pytest.mark.parametrize(
+    ("ode", "field", "words"),
+    [
+        ({"solver": "rk5"}, "stages[0].ode.solver", "rk4"),
+        ({"stpes": 2}, "stages[0].ode.stpes", "did you mean 'steps'"),
+        ({"solver": "euler", "rtol": 0.1}, "stages[0].ode", "adaptive"),
+        ({"solver": "dopri5", "steps": 3}, "stages[0].ode", "fixed-grid"),
+        ({"steps": 0}, "stages[0].ode.steps", "greater than or equal"),
+        ("rk4", "stages[0].ode", "mapping"),
+    ],
+)
+def test_bad_ode_settings_are_spec_errors(ode: object, field: str, words: str) -> None:
+    with pytest.raises(SpecError) as info:
+        tiny(ode)  # type: ignore[arg-type]
+    assert info.value.field == field and words in str(info.value)
+
+
+def test_ode_stage_keeps_names_and_changes_the_id() -> None:
+    spec = tiny({"solver": "rk4", "steps": 2})
+    assert spec.arch_id != tiny().arch_id != tiny({"solver": "rk4", "steps": 3}).arch_id
+    assert archspec.ArchSpec.from_yaml(spec.to_yaml()) == spec
+    names = set(archspec.build(spec, device="meta").state_dict())
+    assert "layer1.func.conv1.weight" in names and "layer1.func.bn1.running_mean" in names
+
+
+def test_shape_changing_stage_keeps_its_first_block_discrete() -> None:
+    spec = archspec.load("ode_resnet56")
+    model = archspec.build(spec, device="meta")
+    assert hasattr(model.layer2, "0") and hasattr(model.layer2, "func")
+    assert not hasattr(model.layer1, "0")
+    assert archspec.stats(spec).output_shape == (10,)
+
+
+def test_dense_and_other_skips_are_refused() -> None:
+    with pytest.raises(ArchSpecError, match="identity"):
+        archspec.lower(tiny({"solver": "euler"}, skip="gated"))
+
+
+def test_export_fixed_grid_and_refuse_adaptive() -> None:
+    x = torch.randn(2, 1, 8, 8)
+    model = archspec.build(tiny({"solver": "rk4", "steps": 2}), seed=0).eval()
+    program = torch.export.export(model, (x,))
+    torch.testing.assert_close(program.module()(x), model(x))
+    adaptive = archspec.build(tiny({"solver": "dopri5"}), seed=0).eval()
+    with pytest.raises(Exception, match="eagerly only"):
+        torch.export.export(adaptive, (x,))
+
+
+@pytest.mark.slow
+def test_compile_fixed_grid() -> None:
+    x = torch.randn(2, 1, 8, 8)
+    model = archspec.build(tiny({"solver": "midpoint", "steps": 2}), seed=0).eval()
+    compiled = torch.compile(model, fullgraph=True)
+    torch.testing.assert_close(compiled(x), model(x))
+
+
+def test_emit_python_refuses_ode_stages() -> None:
+    with pytest.raises(ArchSpecError, match="ODE"):
+        archspec.emit_python(tiny({"solver": "euler"}))
