@@ -64,7 +64,14 @@ class OdeStage(nn.Module):
         f = self.func
         for _ in range(self.steps):
             if self.solver == "euler":
-                x = x + h * f(x)
+                fx = f(x)
+                if torch.is_grad_enabled():
+                    x = torch.add(x, fx, alpha=h)
+                else:
+                    # Into f(x)'s fresh buffer, as the discrete block's `out += identity`:
+                    # a new output each step costs a page-faulted allocation. Not under
+                    # autograd, where f's last op may have saved its output.
+                    x = (fx if h == 1.0 else fx.mul_(h)).add_(x)
             elif self.solver == "midpoint":
                 x = x + h * f(x + (0.5 * h) * f(x))
             else:  # rk4, the 3/8 rule, as torchdiffeq's rk4
