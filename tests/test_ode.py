@@ -3,6 +3,11 @@ honest costs, and the numbers: N shared-weight residual blocks are N Euler steps
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -150,3 +155,26 @@ def test_compile_fixed_grid() -> None:
 def test_emit_python_refuses_ode_stages() -> None:
     with pytest.raises(ArchSpecError, match="ODE"):
         archspec.emit_python(tiny({"solver": "euler"}))
+
+
+def test_gradflow_compares_ode_and_discrete_stages() -> None:
+    """gradflow reads an ODE stage's branch as one block, beside the discrete blocks."""
+    ode = archspec.gradflow(tiny({"solver": "euler", "steps": 3, "t": 3.0}), batch=4, seed=0)
+    discrete = archspec.gradflow(tiny(depth=3), batch=4, seed=0)
+    assert [b.scope for b in ode.blocks] == ["layer1.func"]
+    assert [b.scope for b in discrete.blocks] == ["layer1.0", "layer1.1", "layer1.2"]
+    (func,) = ode.blocks
+    assert func.params == discrete.blocks[0].params and func.param_grad_norm > 0
+
+
+@pytest.mark.slow
+def test_docs_page_examples_run(tmp_path: Path) -> None:
+    """docs/ode.md: every Python block runs as written, in a fresh interpreter."""
+    page = (Path(__file__).parent.parent / "docs" / "ode.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    assert len(blocks) == 3
+    for code in blocks:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
