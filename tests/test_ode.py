@@ -178,3 +178,27 @@ def test_docs_page_examples_run(tmp_path: Path) -> None:
             [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_summary_states_and_measures_evaluations() -> None:
+    fixed = archspec.summary(tiny({"solver": "rk4", "steps": 2}), depth=1)
+    assert any("MACs count 8 evaluations of layer1.func" in n for n in fixed.notes)
+    plain = archspec.summary(tiny({"solver": "dopri5"}), depth=1)
+    assert any("depends on the data" in n and "measure_ode" in n for n in plain.notes)
+    measured = archspec.summary(tiny({"solver": "dopri5"}), depth=1, measure_ode=True)
+    (note,) = [n for n in measured.notes if "random batch" in n]
+    count = int(note.split("; ")[1].split()[0])
+    assert count >= 6 and count % 1 == 0
+
+
+def test_cli_summary_measure_ode(tmp_path: Path) -> None:
+    path = tmp_path / "ode.yaml"
+    path.write_text(tiny({"solver": "dopri5"}).to_yaml())
+    proc = subprocess.run(
+        [sys.executable, "-m", "archspec.cli", "summary", str(path), "-d", "1", "--measure-ode"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "on a random batch of 1" in " ".join(proc.stderr.split())  # notes go to stderr
