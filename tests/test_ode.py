@@ -202,3 +202,10 @@ def test_cli_summary_measure_ode(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "on a random batch of 1" in " ".join(proc.stderr.split())  # notes go to stderr
+
+
+def test_render_shows_the_solver(tmp_path: Path) -> None:
+    for detail in ("block", "layer"):
+        out = tmp_path / f"{detail}.dot"
+        archspec.render("ode_resnet56", out, detail=detail)
+        assert "ODE euler 9 steps, t=9 (9 evals)" in out.read_text()
