@@ -209,3 +209,16 @@ def test_render_shows_the_solver(tmp_path: Path) -> None:
         out = tmp_path / f"{detail}.dot"
         archspec.render("ode_resnet56", out, detail=detail)
         assert "ODE euler 9 steps, t=9 (9 evals)" in out.read_text()
+
+
+def test_cli_refuses_to_export_an_adaptive_stage(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "archspec.cli", "build", "odenet_mnist", "-o", "x.pt2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "cannot export layer1 to .pt2: dopri5" in proc.stderr
+    assert not (tmp_path / "x.pt2").exists()

@@ -96,6 +96,13 @@ def build(
         return
     start = time.perf_counter()
     if output.suffix == ".pt2":
+        from archspec.graph.lower_ode import eager_only_stages
+
+        if eager := eager_only_stages(graph):
+            raise fail(
+                f"cannot export {', '.join(eager)} to .pt2: dopri5 and the adjoint method run "
+                "eagerly only; use a fixed-grid solver (euler, midpoint, rk4) without adjoint"
+            )
         # Traced at batch 2 with the batch dimension left free, so the program takes
         # any batch size (a batch of 1 would be specialized to 1).
         example = torch.zeros(2, *graph.graph["input_shape"])

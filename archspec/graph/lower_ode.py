@@ -60,3 +60,10 @@ def lower_ode_stage(
         evals=evals,
         func=record.scope,
     )
+
+
+def eager_only_stages(graph: object) -> list[str]:
+    """The ODE stages of a graph IR that run eagerly only (dopri5, or the adjoint method):
+    torch.export and torch.compile cannot trace torchdiffeq's loop."""
+    stages = getattr(graph, "graph", {}).get("stages", [])
+    return [r.scope for r in stages if r.ode is not None and (r.ode.adaptive or r.ode.adjoint)]
