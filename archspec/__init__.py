@@ -178,11 +178,14 @@ def summary(
     input_size: Sequence[int] | None = None,
     depth: int = 3,
     overrides: Overrides = None,
+    measure_ode: bool = False,
 ) -> Summary:
     """Params, MACs and FLOPs (analytic, per stage) with torchinfo's layer table from a
     forward pass on the meta device: seconds, and no memory, even for 10^10 parameters.
     ``input_size`` is ``(N, C, *spatial)`` (or ``(C, *spatial)``) at any rank: ``(N, C, L)``,
     ``(N, C, H, W)``, ``(N, C, D, H, W)``; counts are for the batch.
+    ``measure_ode`` runs one random batch on the CPU to count the evaluations of each
+    adaptive ODE stage (``notes`` gives them; the MACs count one evaluation).
 
     Example::
 
@@ -195,7 +198,8 @@ def summary(
 
     check_int("depth", depth, 0, MAX_DEPTH_LEVELS)
     loaded, batch = with_input_size(load(spec, overrides), input_size)
-    return summarize(_lowered(loaded, spec, overrides), batch=batch, depth=depth)
+    graph = _lowered(loaded, spec, overrides)
+    return summarize(graph, batch=batch, depth=depth, measure_ode=measure_ode)
 
 
 def render(

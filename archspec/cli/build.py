@@ -111,6 +111,14 @@ def build(
             markup=False,
         )
         return
+    if output.suffix == ".pt2":
+        from archspec.graph.lower_ode import eager_only_stages
+
+        if eager := eager_only_stages(graph):
+            raise fail(
+                f"cannot export {', '.join(eager)} to .pt2: dopri5 and the adjoint method run "
+                "eagerly only; use a fixed-grid solver (euler, midpoint, rk4) without adjoint"
+            )
     from archspec.formats import size_of, write
 
     start = time.perf_counter()

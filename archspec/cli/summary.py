@@ -30,6 +30,13 @@ def summary(
     ] = 3,
     sets: SetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    measure_ode: Annotated[
+        bool,
+        typer.Option(
+            "--measure-ode",
+            help="Count an adaptive ODE stage's evaluations on a random batch (CPU forward).",
+        ),
+    ] = False,
 ) -> None:
     """Params, MACs and FLOPs: torchinfo's layer table and the analytic totals.
 
@@ -60,7 +67,9 @@ def summary(
         raise fail(f"--input: {exc}", 2) from None
     loaded, batch = archspec.with_input_size(base, dims)
     with _progress(f"summarizing {loaded.name}"):
-        report = summarize(_lower(loaded, spec, sets), batch=batch, depth=depth)
+        report = summarize(
+            _lower(loaded, spec, sets), batch=batch, depth=depth, measure_ode=measure_ode
+        )
     if as_json:
         out.print_json(json.dumps(report.to_json()))
         return

@@ -196,10 +196,35 @@ def build_module(
     top = TreeCutter(flat, leaves, owner, make).cut()
     with torch.device("meta"):
         model = Network(top.modules, top.graph, class_name=_class_name(graph.graph["name"]))
+    _ode_stages(model, graph)
     model.feature_info = _feature_info(graph)
     model.features_path = _features_path(model, graph)
     model.classifier = _classifier(graph)
     return _materialize(model, graph, device, dtype, seed)  # type: ignore[return-value]
+
+
+def _ode_stages(model: nn.Module, graph: nx.DiGraph) -> None:
+    """Each ODE stage's module (its first block, if any, then f, then the ode op) becomes
+    an :class:`~archspec.nn.ode.OdeStage` with the same children, so the state-dict
+    names stay (``layer1.func.conv1.weight``) and the forward calls the solver."""
+    from archspec.nn.ode import OdeStage
+
+    for record in graph.graph["stages"]:
+        if record.ode is None:
+            continue
+        stage = model.get_submodule(record.scope)
+        ode = record.ode
+        new = OdeStage(
+            stage.get_submodule("func"),
+            solver=ode.solver,
+            steps=ode.steps,
+            t=ode.t,
+            rtol=ode.rtol,
+            atol=ode.atol,
+            adjoint=ode.adjoint,
+            first=getattr(stage, "0", None),
+        )
+        _set_module(model, record.scope, new)
 
 
 def build_flat(

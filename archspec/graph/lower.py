@@ -14,6 +14,7 @@ import networkx as nx
 from archspec.blocks import get
 from archspec.errors import GraphError
 from archspec.graph.builder import GraphBuilder, Value
+from archspec.graph.lower_ode import lower_ode_stage
 from archspec.graph.outputs import select_features
 from archspec.spec.model import (
     NAMED_STEM_WIDTH,
@@ -46,9 +47,14 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
             dilation, stride = dilation * _one_stride(stride, i), 1
         block_type = get(cfg.block)
         assert block_type is not None  # validation resolved it
-        with g.stage(f"layer{i + 1}", index=i, kind=cfg.block, depth=cfg.depth, config=cfg):
+        ode = spec.odes[i]
+        with g.stage(
+            f"layer{i + 1}", index=i, kind=cfg.block, depth=cfg.depth, config=cfg, ode=ode
+        ):
             first = len(g.graph.graph["blocks"])
-            if block_type.lower_stage is not None:
+            if ode is not None:
+                x = lower_ode_stage(g, block_type, cfg, ode, x)
+            elif block_type.lower_stage is not None:
                 x = block_type.lower_stage(g, cfg, x)
             else:
                 for j in range(cfg.depth):

@@ -20,6 +20,8 @@ class StageRecord:
     kind: str = "block"
     depth: int = 0
     config: Any = None
+    # An ODE stage's solver settings (archspec.spec.ode.OdeSpec); None: discrete.
+    ode: Any = None
 
 
 @dataclass

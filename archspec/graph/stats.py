@@ -33,6 +33,16 @@ class Stats:
     uncounted: tuple[str, ...] = ()
     # A backbone's outputs, in order (graph/outputs.py); empty for one output.
     features: tuple[FeatureRecord, ...] = ()
+    # ODE stages (graph/lower_ode.py): each branch's evaluations per forward; None for an
+    # adaptive solver, whose count depends on the data (its MACs are per evaluation).
+    ode_evals: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def data_dependent(self) -> bool:
+        """Whether ``macs`` counts one evaluation of some adaptive ODE stage's branch,
+        whose real count depends on the input (``archspec.summary(..., ode_evals=True)``
+        measures it on a random batch)."""
+        return any(n is None for n in self.ode_evals.values())
 
     @property
     def flops(self) -> int:
@@ -66,10 +76,13 @@ def graph_stats(graph: nx.DiGraph) -> Stats:
     # node_cost inlined over plain dicts: networkx's per-lookup views cost more than the
     # arithmetic, and sweeps call this thousands of times.
     nodes = dict(graph.nodes(data=True))
+    evals = graph.graph.get("ode_evals", {})
     for data in nodes.values():
         rule = OPS[data["op"]]
         ins = [nodes[i]["shape"] for i in data["inputs"]]
         m = rule.macs(data["params"], ins, data["shape"])
+        if evals and data["block"] in evals:  # an ODE branch runs once per evaluation
+            m *= evals[data["block"]] or 1
         p = 0 if data["call"] else rule.params(data["params"], ins)
         params += p
         macs += m
@@ -91,4 +104,5 @@ def graph_stats(graph: nx.DiGraph) -> Stats:
         features=tuple(graph.graph.get("features", ())),
         per_stage=per_stage,
         uncounted=tuple(sorted(uncounted)),
+        ode_evals=dict(evals),
     )

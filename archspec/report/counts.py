@@ -71,12 +71,15 @@ def torchinfo_mult_adds(graph: nx.DiGraph, batch: int = 1) -> int:
     batch x H_out x W_out, any other layer its parameter count times the batch.
     """
     total = 0
+    # An ODE stage's branch is called once per solver evaluation (adaptive: counted once).
+    evals = graph.graph.get("ode_evals", {})
     for _, data in graph.nodes(data=True):
         params = _node_params(graph, data)
         if not params:
             continue
+        calls = (evals.get(data["block"]) or 1) if evals else 1
         if data["op"] == "conv":
-            total += params * batch * prod(data["shape"][1:])
+            total += calls * params * batch * prod(data["shape"][1:])
         else:
-            total += params * batch
+            total += calls * params * batch
     return total

@@ -19,6 +19,7 @@ import networkx as nx
 from archspec.errors import ArchSpecError
 from archspec.graph.stats import graph_stats
 from archspec.report.counts import network_depth, torchinfo_mult_adds, uncounted_ops
+from archspec.report.ode import ode_notes
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,9 @@ def _stage_parts(graph: nx.DiGraph, batch: int) -> tuple[StagePart, ...]:
     )
 
 
-def summarize(graph: nx.DiGraph, *, batch: int = 1, depth: int = 3) -> Summary:
+def summarize(
+    graph: nx.DiGraph, *, batch: int = 1, depth: int = 3, measure_ode: bool = False
+) -> Summary:
     """Summarize a graph IR for an input batch of ``batch`` samples; ``depth`` is how
     many module levels torchinfo's table shows.
 
@@ -146,6 +149,7 @@ def summarize(graph: nx.DiGraph, *, batch: int = 1, depth: int = 3) -> Summary:
         raise ArchSpecError(f"the batch size must be at least 1, got {batch}")
     stats = graph_stats(graph)
     table, ti_params, ti_macs, device, notes = _run_torchinfo(graph, batch, depth)
+    notes = [*notes, *ode_notes(graph, batch, measure_ode)]
     return Summary(
         name=stats.name,
         input_size=(batch, *stats.input_shape),

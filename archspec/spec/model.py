@@ -43,6 +43,7 @@ from archspec.spec.limits import (
     MAX_STRIDE,
     MAX_TOTAL_BLOCKS,
 )
+from archspec.spec.ode import OdeSpec
 
 
 def _int(lo: int, hi: int) -> Any:
@@ -299,13 +300,15 @@ class ArchSpec(Strict, metaclass=_Constructed):
     replace_stride_with_dilation=[False, True, True]; none: every stride is kept."""
 
     _blocks: tuple[BlockConfig, ...] = PrivateAttr(default=())
+    _odes: tuple[OdeSpec | None, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _resolve_stages(self) -> ArchSpec:
         resolved: list[BlockConfig] = []
         errors: list[InitErrorDetails] = []
+        odes: list[OdeSpec | None] = []
         for i, stage in enumerate(self.stages):
-            cfg = _resolve_stage(i, self.defaults, stage, errors)
+            cfg = _resolve_stage(i, self.defaults, stage, errors, odes)
             if cfg is not None:
                 resolved.append(cfg)
                 _stage_axes_fit(i, self.defaults, stage, cfg, self.input.rank, errors)
@@ -326,6 +329,7 @@ class ArchSpec(Strict, metaclass=_Constructed):
         if errors:
             raise ValidationError.from_exception_data("ArchSpec", errors)
         self._blocks = tuple(resolved)
+        self._odes = tuple(odes)
         # Read-only from here on (spec/frozen.py); a frozen model's fields are set
         # through __dict__.
         self.__dict__["defaults"] = freeze(self.defaults)
@@ -350,6 +354,11 @@ class ArchSpec(Strict, metaclass=_Constructed):
     def blocks(self) -> tuple[BlockConfig, ...]:
         """Each stage's block config, defaults merged in, in stage order."""
         return self._blocks
+
+    @property
+    def odes(self) -> tuple[OdeSpec | None, ...]:
+        """Each stage's ``ode`` setting (None: a discrete stage), in stage order."""
+        return self._odes or (None,) * len(self._blocks)
 
     @property
     def stem_spec(self) -> NamedStem | tuple[ConvLayer | NormLayer | ActLayer | PoolLayer, ...]:
@@ -406,7 +415,10 @@ class ArchSpec(Strict, metaclass=_Constructed):
         body = {
             "input": list(self.input.shape),
             "stem": _stem_identity(self.stem_spec),
-            "stages": [{"block": b.block, **b.identity()} for b in self.blocks],
+            "stages": [
+                {"block": b.block, **b.identity(), **_ode_identity(ode)}
+                for b, ode in zip(self.blocks, self.odes, strict=True)
+            ],
             "head": self.head
             if isinstance(self.head, str)
             else self.head.model_dump(mode="json", exclude_defaults=True),
@@ -422,6 +434,11 @@ class ArchSpec(Strict, metaclass=_Constructed):
         from archspec.render.notebook import never_raise, spec_bundle
 
         return never_raise(lambda: spec_bundle(self))
+
+
+def _ode_identity(ode: OdeSpec | None) -> dict[str, Any]:
+    # Only ODE stages carry the key, so every discrete spec keeps its id.
+    return {} if ode is None else {"ode": ode.model_dump(mode="json")}
 
 
 # The width a named stem gets when none is written: graph/lower.py builds it from here.
@@ -556,7 +573,11 @@ def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDet
 
 
 def _resolve_stage(
-    i: int, defaults: dict[str, Any], stage: dict[str, Any], errors: list[InitErrorDetails]
+    i: int,
+    defaults: dict[str, Any],
+    stage: dict[str, Any],
+    errors: list[InitErrorDetails],
+    odes: list[OdeSpec | None] | None = None,
 ) -> BlockConfig | None:
     """Merge defaults under one stage and validate it as its block type's config.
 
@@ -564,6 +585,7 @@ def _resolve_stage(
     or ``defaults`` when the stage inherited it.
     """
     merged = {**defaults, **stage}
+    ode_data = merged.pop("ode", None)
     earlier = len(errors)  # errors of the stages before this one
 
     def origin(key: Any) -> tuple[str | int, ...]:
@@ -598,13 +620,45 @@ def _resolve_stage(
     if len(errors) > earlier:
         return None
     try:
-        return block_type.config.model_validate(merged)
+        cfg = block_type.config.model_validate(merged)
     except ValidationError as exc:
         for e in exc.errors():
             loc = tuple(e["loc"])
             head = loc[0] if loc else None
             root = origin(head) if head is not None else ("stages", i)
             errors.append(_reroot(e, (*root, *loc)))
+        return None
+    ode = _resolve_ode(ode_data, (*origin("ode"), "ode"), errors)
+    if len(errors) > earlier:
+        return None
+    if odes is not None:
+        odes.append(ode)
+    return cfg
+
+
+def _resolve_ode(
+    data: Any, loc: tuple[str | int, ...], errors: list[InitErrorDetails]
+) -> OdeSpec | None:
+    """A stage's ``ode`` setting validated, its errors rooted at where it was written."""
+    if data is None or data is False:
+        return None
+    if data is True:
+        data = {}
+    if not isinstance(data, dict):
+        errors.append(_error(loc, "ode must be a mapping such as {solver: rk4, steps: 4}", data))
+        return None
+    fields, earlier = list(OdeSpec.model_fields), len(errors)
+    for key in data:
+        if key not in fields:
+            err = unknown_key_error(str(key), fields, " in ode")
+            errors.append(InitErrorDetails(type=err, loc=loc, input=data[key]))
+    if len(errors) > earlier:
+        return None
+    try:
+        return OdeSpec.model_validate(data)
+    except ValidationError as exc:
+        for e in exc.errors():
+            errors.append(_reroot(e, (*loc, *tuple(e["loc"]))))
         return None
 
 

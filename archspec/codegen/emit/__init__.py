@@ -194,6 +194,12 @@ def emit_python(graph: nx.DiGraph, *, spec_yaml: str | None = None) -> str:
     Raises :class:`EmitError` (an :class:`~archspec.errors.ArchSpecError`) if a module
     cannot be written as source.
     """
+    if graph.graph.get("ode_evals"):
+        stages = ", ".join(r.scope for r in graph.graph["stages"] if r.ode is not None)
+        raise EmitError(
+            f"cannot write ODE stages ({stages}) as standalone source yet: build the model "
+            "with archspec.build, or save it as .pt2 (fixed-grid solvers export)"
+        )
     writer = _Writer(graph)
     source = writer.emit(spec_yaml)
     _check(source, writer.model, writer.classes[-1].name)

@@ -32,6 +32,7 @@ from archspec.graph.ops.conv import CONV, conv_text
 from archspec.graph.ops.linear import DROPOUT, FLATTEN, LINEAR
 from archspec.graph.ops.merge import ADD, CONCAT, INPUT, MERGE
 from archspec.graph.ops.norm import NORM, NORMS
+from archspec.graph.ops.ode import ODE
 from archspec.graph.ops.pool import GLOBAL_POOL, POOL
 from archspec.graph.ops.skip import DROP_PATH, GATE, PAD_SKIP, SCALE
 
@@ -65,6 +66,7 @@ OPS: dict[str, Op] = {
     "gate": GATE,
     "scale": SCALE,
     "drop_path": DROP_PATH,
+    "ode": ODE,
 }
 
 

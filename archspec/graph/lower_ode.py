@@ -1,0 +1,69 @@
+"""Lowering of an ODE stage (a stage with ``ode:``): the block's residual branch f is
+lowered once, as one function evaluation, in the scope ``layerN.func``, and an ``ode``
+op closes the stage with the solver's settings.
+
+Where the stage changes the shape (a stride, or other output channels), its first block
+stays a discrete block (``layerN.0``) and the ODE follows at the new shape: an ODE keeps
+its state's shape (Chen et al. 2018 downsample before their ODE block too).
+"""
+
+from __future__ import annotations
+
+from archspec.blocks.base import BlockConfig, BlockType
+from archspec.errors import GraphError
+from archspec.graph.builder import GraphBuilder, Value
+from archspec.spec.ode import OdeSpec
+
+FUNC = "func"
+
+
+def lower_ode_stage(
+    g: GraphBuilder, block_type: BlockType, cfg: BlockConfig, ode: OdeSpec, x: Value
+) -> Value:
+    stage = g._prefixed("")
+    if block_type.lower_stage is not None:
+        raise GraphError(
+            f"{stage}: block {cfg.block!r} cannot be an ODE stage: its blocks pass more than "
+            "one tensor on (dense layers concatenate); use a residual block type",
+            scope=stage,
+        )
+    if cfg.skip != "identity":
+        raise GraphError(
+            f"{stage}: an ODE stage integrates x + f(x), so its skip must be 'identity', "
+            f"not {cfg.skip!r}",
+            scope=stage,
+        )
+    if cfg.stride != 1 or cfg.out_channels(x.channels) != x.channels:
+        with g.block("0", x, kind=cfg.block, skip=cfg.skip, index=0) as record:
+            x = block_type.lower(g, cfg, x, cfg.stride)
+            record.out_shape = x.shape
+    # The branch alone: the same rule with no skip, so nothing is merged (and no drop
+    # path, which drops what a merge would add).
+    branch = cfg.model_copy(update={"skip": "none", "drop_path": 0.0})
+    with g.block(FUNC, x, kind=cfg.block, skip="ode", index=1) as record:
+        fx = block_type.lower(g, branch, x, 1)
+        record.out_shape = fx.shape
+        record.module_class = "OdeFunc"
+    evals = ode.evaluations()
+    g.graph.graph.setdefault("ode_evals", {})[record.scope] = evals
+    return g.op(
+        "ode",
+        "ode",
+        [x, fx],
+        roles=["skip", "main"],
+        solver=ode.solver,
+        steps=ode.steps,
+        t=ode.t,
+        rtol=ode.rtol,
+        atol=ode.atol,
+        adjoint=ode.adjoint,
+        evals=evals,
+        func=record.scope,
+    )
+
+
+def eager_only_stages(graph: object) -> list[str]:
+    """The ODE stages of a graph IR that run eagerly only (dopri5, or the adjoint method):
+    torch.export and torch.compile cannot trace torchdiffeq's loop."""
+    stages = getattr(graph, "graph", {}).get("stages", [])
+    return [r.scope for r in stages if r.ode is not None and (r.ode.adaptive or r.ode.adjoint)]

@@ -1,0 +1,133 @@
+"""An ODE stage: dx/dt = f(t, x) integrated over [0, t] (Chen et al. 2018, "Neural
+Ordinary Differential Equations"), f being one block's residual branch.
+
+Fixed-grid solvers (euler, midpoint, rk4) step in plain torch here, the same schemes as
+torchdiffeq's (its rk4 is the 3/8 rule), so the stage runs under ``torch.compile`` and
+``torch.export`` (torchdiffeq's own loop branches on tensor values, which neither can
+trace). The adaptive dopri5 and the adjoint method call torchdiffeq, eagerly only.
+
+Example::
+
+    stage = OdeStage(branch, solver="rk4", steps=4, t=1.0)
+    y = stage(x)            # x + integral of branch(x(s)) ds over [0, 1]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class OdeStage(nn.Module):
+    """A stage solving dx/dt = func(x) from its input over [0, t]; ``func`` is the
+    block's branch (its state-dict names are ``func.conv1.weight`` ...)."""
+
+    def __init__(
+        self,
+        func: nn.Module,
+        *,
+        solver: str = "euler",
+        steps: int = 1,
+        t: float = 1.0,
+        rtol: float = 1e-3,
+        atol: float = 1e-4,
+        adjoint: bool = False,
+        first: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        if first is not None:  # the discrete block that changes the shape, as layerN.0
+            self.add_module("0", first)
+        self.func = func
+        self.solver, self.steps, self.t = solver, int(steps), float(t)
+        self.rtol, self.atol, self.adjoint = float(rtol), float(atol), bool(adjoint)
+        # Branch evaluations of the last eager forward (counted for adaptive solvers).
+        self.last_evals = 0
+
+    def extra_repr(self) -> str:
+        if self.solver == "dopri5":
+            how = f"rtol={self.rtol:g}, atol={self.atol:g}"
+        else:
+            how = f"steps={self.steps}"
+        return f"solver={self.solver}, {how}, t={self.t:g}, adjoint={self.adjoint}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name, module in self.named_children():
+            if name == "0":
+                x = module(x)
+        if x.is_meta and (self.solver == "dopri5" or self.adjoint):
+            return x + self.func(x)  # shapes only: meta tensors hold no values to adapt to
+        if self.solver == "dopri5" or self.adjoint:
+            return self._torchdiffeq(x)
+        h = self.t / self.steps
+        f = self.func
+        for _ in range(self.steps):
+            if self.solver == "euler":
+                fx = f(x)
+                if torch.is_grad_enabled():
+                    x = torch.add(x, fx, alpha=h)
+                else:
+                    # Into f(x)'s fresh buffer, as the discrete block's `out += identity`:
+                    # a new output each step costs a page-faulted allocation. Not under
+                    # autograd, where f's last op may have saved its output.
+                    x = (fx if h == 1.0 else fx.mul_(h)).add_(x)
+            elif self.solver == "midpoint":
+                x = x + h * f(x + (0.5 * h) * f(x))
+            else:  # rk4, the 3/8 rule, as torchdiffeq's rk4
+                k1 = f(x)
+                k2 = f(x + (h / 3) * k1)
+                k3 = f(x + h * (k2 - k1 / 3))
+                k4 = f(x + h * (k1 - k2 + k3))
+                x = x + (h / 8) * (k1 + 3 * (k2 + k3) + k4)
+        return x
+
+    def _torchdiffeq(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.compiler.is_compiling() or torch.compiler.is_exporting():
+            from archspec.errors import ArchSpecError
+
+            what = "the adjoint method" if self.adjoint else f"the adaptive solver {self.solver}"
+            raise ArchSpecError(
+                f"{what} runs eagerly only (torchdiffeq's loop branches on tensor values); "
+                "torch.compile and torch.export need a fixed-grid solver without adjoint"
+            )
+        try:
+            import torchdiffeq
+        except ImportError:
+            from archspec.errors import ArchSpecError
+
+            raise ArchSpecError(
+                "ODE stages with dopri5 or adjoint need torchdiffeq: pip install 'archspec[ode]'"
+            ) from None
+        counter = _Counted(self.func)
+        span = torch.tensor([0.0, self.t], dtype=x.dtype, device=x.device)
+        options: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"method": self.solver}
+        if self.solver == "dopri5":
+            kwargs.update(rtol=self.rtol, atol=self.atol)
+        else:
+            options["step_size"] = self.t / self.steps
+            if self.solver == "rk4":
+                options["perturb"] = False
+            kwargs["options"] = options
+        if self.adjoint:
+            # The adjoint solves backwards through the branch's parameters only.
+            params = tuple(p for p in self.func.parameters() if p.requires_grad)
+            out = torchdiffeq.odeint_adjoint(counter, x, span, adjoint_params=params, **kwargs)
+        else:
+            out = torchdiffeq.odeint(counter, x, span, **kwargs)
+        self.last_evals = counter.calls
+        return out[-1]
+
+
+class _Counted(nn.Module):
+    """f(t, x) that counts its calls (the evaluations an adaptive solver chose)."""
+
+    def __init__(self, func: nn.Module) -> None:
+        super().__init__()
+        self.func = func
+        self.calls = 0
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.func(x)

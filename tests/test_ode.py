@@ -1,0 +1,224 @@
+"""ODE stages (archspec/spec/ode.py, graph/lower_ode.py, nn/ode.py): the spec errors, the
+honest costs, and the numbers: N shared-weight residual blocks are N Euler steps."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import archspec
+from archspec.errors import ArchSpecError, SpecError
+
+torchdiffeq = pytest.importorskip("torchdiffeq")
+
+TINY = {
+    "name": "tiny_ode",
+    "input": {"channels": 1, "size": 8},
+    "stem": [{"conv": 4, "kernel": 3}],
+    "defaults": {"block": "preact"},
+    "stages": [{"depth": 3, "width": 4}],
+    "head": {"pool": "avg", "classes": 3},
+}
+
+
+def tiny(ode: dict | None = None, **stage: object) -> archspec.ArchSpec:
+    data = {**TINY, "stages": [{**TINY["stages"][0], **stage}]}
+    if ode is not None:
+        data["stages"][0]["ode"] = ode
+    return archspec.ArchSpec(**data)
+
+
+def test_shared_weight_blocks_equal_euler_steps() -> None:
+    """x_{k+1} = x_k + f(x_k), N times with one f, is N Euler steps of size T/N = 1."""
+    n = 3
+    ode = archspec.build(tiny({"solver": "euler", "steps": n, "t": float(n)}), seed=0).eval()
+    discrete = archspec.build(tiny(depth=n), seed=1).eval()
+    state = discrete.state_dict()
+    for key, value in ode.state_dict().items():
+        if key.startswith("layer1.func."):
+            for k in range(n):
+                state[key.replace("layer1.func.", f"layer1.{k}.")] = value
+        else:
+            state[key] = value
+    discrete.load_state_dict(state)
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(ode(x), discrete(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["euler", "midpoint", "rk4"])
+def test_fixed_grid_matches_torchdiffeq(solver: str) -> None:
+    model = archspec.build(tiny({"solver": solver, "steps": 3, "t": 0.5}), seed=0).eval()
+    stage = model.layer1
+    x = torch.randn(2, 4, 8, 8)
+    span = torch.tensor([0.0, 0.5])
+    with torch.no_grad():
+        ref = torchdiffeq.odeint(
+            lambda t, y: stage.func(y), x, span, method=solver, options={"step_size": 0.5 / 3}
+        )[-1]
+        torch.testing.assert_close(stage(x), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_adaptive_and_adjoint_run_and_count() -> None:
+    model = archspec.build(tiny({"solver": "dopri5", "rtol": 1e-4, "atol": 1e-5}), seed=0)
+    x = torch.randn(2, 1, 8, 8)
+    model(x).sum().backward()
+    assert model.layer1.last_evals >= 6  # dopri5 takes 6 evaluations a step, at least
+    stats = archspec.stats(model_spec := tiny({"solver": "dopri5"}))
+    assert stats.data_dependent and stats.ode_evals == {"layer1.func": None}
+    # The adjoint's gradient solves backwards in time: it is the continuous gradient, equal
+    # to backpropagation through the steps up to the solver's error (eval mode: batch
+    # statistics of re-solved states would differ); the ReLUs' kinks keep it near 1%.
+    adj = archspec.build(tiny({"solver": "rk4", "steps": 8, "adjoint": True}), seed=0).eval()
+    ref = archspec.build(tiny({"solver": "rk4", "steps": 8}), seed=0).eval()
+    y, y_ref = adj(x), ref(x)
+    torch.testing.assert_close(y, y_ref)
+    y.sum().backward()
+    y_ref.sum().backward()
+    for (name, p), q in zip(adj.named_parameters(), ref.parameters(), strict=True):
+        scale = float(q.grad.abs().max())
+        torch.testing.assert_close(p.grad, q.grad, rtol=0, atol=0.02 * scale, msg=name)
+    del model_spec
+
+
+@pytest.mark.parametrize(("solver", "per_step"), [("euler", 1), ("midpoint", 2), ("rk4", 4)])
+def test_macs_count_every_evaluation(solver: str, per_step: int) -> None:
+    one = archspec.stats(tiny({"solver": solver, "steps": 1}))
+    five = archspec.stats(tiny({"solver": solver, "steps": 5}))
+    branch = archspec.stats(tiny({"solver": "euler", "steps": 1})).per_stage["layer1"]["macs"]
+    assert one.params == five.params
+    assert five.per_stage["layer1"]["macs"] == 5 * per_step * branch
+    assert five.ode_evals == {"layer1.func": 5 * per_step} and not five.data_dependent
+
+
+@pytest.mark.parametrize(
+    ("ode", "field", "words"),
+    [
+        ({"solver": "rk5"}, "stages[0].ode.solver", "rk4"),
+        ({"stpes": 2}, "stages[0].ode.stpes", "did you mean 'steps'"),
+        ({"solver": "euler", "rtol": 0.1}, "stages[0].ode", "adaptive"),
+        ({"solver": "dopri5", "steps": 3}, "stages[0].ode", "fixed-grid"),
+        ({"steps": 0}, "stages[0].ode.steps", "greater than or equal"),
+        ("rk4", "stages[0].ode", "mapping"),
+    ],
+)
+def test_bad_ode_settings_are_spec_errors(ode: object, field: str, words: str) -> None:
+    with pytest.raises(SpecError) as info:
+        tiny(ode)  # type: ignore[arg-type]
+    assert info.value.field == field and words in str(info.value)
+
+
+def test_ode_stage_keeps_names_and_changes_the_id() -> None:
+    spec = tiny({"solver": "rk4", "steps": 2})
+    assert spec.arch_id != tiny().arch_id != tiny({"solver": "rk4", "steps": 3}).arch_id
+    assert archspec.ArchSpec.from_yaml(spec.to_yaml()) == spec
+    names = set(archspec.build(spec, device="meta").state_dict())
+    assert "layer1.func.conv1.weight" in names and "layer1.func.bn1.running_mean" in names
+
+
+def test_shape_changing_stage_keeps_its_first_block_discrete() -> None:
+    spec = archspec.load("ode_resnet56")
+    model = archspec.build(spec, device="meta")
+    assert hasattr(model.layer2, "0") and hasattr(model.layer2, "func")
+    assert not hasattr(model.layer1, "0")
+    assert archspec.stats(spec).output_shape == (10,)
+
+
+def test_dense_and_other_skips_are_refused() -> None:
+    with pytest.raises(ArchSpecError, match="identity"):
+        archspec.lower(tiny({"solver": "euler"}, skip="gated"))
+
+
+def test_export_fixed_grid_and_refuse_adaptive() -> None:
+    x = torch.randn(2, 1, 8, 8)
+    model = archspec.build(tiny({"solver": "rk4", "steps": 2}), seed=0).eval()
+    program = torch.export.export(model, (x,))
+    torch.testing.assert_close(program.module()(x), model(x))
+    adaptive = archspec.build(tiny({"solver": "dopri5"}), seed=0).eval()
+    with pytest.raises(Exception, match="eagerly only"):
+        torch.export.export(adaptive, (x,))
+
+
+@pytest.mark.slow
+def test_compile_fixed_grid() -> None:
+    x = torch.randn(2, 1, 8, 8)
+    model = archspec.build(tiny({"solver": "midpoint", "steps": 2}), seed=0).eval()
+    compiled = torch.compile(model, fullgraph=True)
+    torch.testing.assert_close(compiled(x), model(x))
+
+
+def test_emit_python_refuses_ode_stages() -> None:
+    with pytest.raises(ArchSpecError, match="ODE"):
+        archspec.emit_python(tiny({"solver": "euler"}))
+
+
+def test_gradflow_compares_ode_and_discrete_stages() -> None:
+    """gradflow reads an ODE stage's branch as one block, beside the discrete blocks."""
+    ode = archspec.gradflow(tiny({"solver": "euler", "steps": 3, "t": 3.0}), batch=4, seed=0)
+    discrete = archspec.gradflow(tiny(depth=3), batch=4, seed=0)
+    assert [b.scope for b in ode.blocks] == ["layer1.func"]
+    assert [b.scope for b in discrete.blocks] == ["layer1.0", "layer1.1", "layer1.2"]
+    (func,) = ode.blocks
+    assert func.params == discrete.blocks[0].params and func.param_grad_norm > 0
+
+
+@pytest.mark.slow
+def test_docs_page_examples_run(tmp_path: Path) -> None:
+    """docs/ode.md: every Python block runs as written, in a fresh interpreter."""
+    page = (Path(__file__).parent.parent / "docs" / "ode.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    assert len(blocks) == 3
+    for code in blocks:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_summary_states_and_measures_evaluations() -> None:
+    fixed = archspec.summary(tiny({"solver": "rk4", "steps": 2}), depth=1)
+    assert any("MACs count 8 evaluations of layer1.func" in n for n in fixed.notes)
+    plain = archspec.summary(tiny({"solver": "dopri5"}), depth=1)
+    assert any("depends on the data" in n and "measure_ode" in n for n in plain.notes)
+    measured = archspec.summary(tiny({"solver": "dopri5"}), depth=1, measure_ode=True)
+    (note,) = [n for n in measured.notes if "random batch" in n]
+    count = int(note.split("; ")[1].split()[0])
+    assert count >= 6 and count % 1 == 0
+
+
+def test_cli_summary_measure_ode(tmp_path: Path) -> None:
+    path = tmp_path / "ode.yaml"
+    path.write_text(tiny({"solver": "dopri5"}).to_yaml())
+    proc = subprocess.run(
+        [sys.executable, "-m", "archspec.cli", "summary", str(path), "-d", "1", "--measure-ode"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "on a random batch of 1" in " ".join(proc.stderr.split())  # notes go to stderr
+
+
+def test_render_shows_the_solver(tmp_path: Path) -> None:
+    for detail in ("block", "layer"):
+        out = tmp_path / f"{detail}.dot"
+        archspec.render("ode_resnet56", out, detail=detail)
+        assert "ODE euler 9 steps, t=9 (9 evals)" in out.read_text()
+
+
+def test_cli_refuses_to_export_an_adaptive_stage(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "archspec.cli", "build", "odenet_mnist", "-o", "x.pt2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "cannot export layer1 to .pt2: dopri5" in proc.stderr
+    assert not (tmp_path / "x.pt2").exists()
