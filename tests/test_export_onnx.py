@@ -29,8 +29,11 @@ def _family_presets() -> dict[str, str]:
     """Block type -> the preset using it with the fewest parameters."""
     best: dict[str, tuple[int, str]] = {}
     for name in archspec.presets():
+        graph = archspec.lower(name)
+        if any(d["op"] == "ode" for _, d in graph.nodes(data=True)):
+            continue  # ODE stages export as tests/test_ode.py checks, not as a block family
         params = archspec.stats(name).params
-        for stage in archspec.lower(name).graph["stages"]:
+        for stage in graph.graph["stages"]:
             kind = getattr(stage.config, "block", None)
             if kind in blocks() and (kind not in best or params < best[kind][0]):
                 best[kind] = (params, name)
@@ -45,9 +48,11 @@ def small(name: str, **overrides: Any) -> archspec.ArchSpec:
     spec = archspec.load(name)
     cut = {f"stages.{i}.depth": min(2, s["depth"]) for i, s in enumerate(spec.stages)}
     spec = spec.override({**cut, **overrides})
+    rank = len(archspec.lower(spec).graph["input_shape"]) - 1
     for size in (8, 16, 32, 64, 128, 224):
         try:
-            candidate = spec.override({"input.size": size})
+            # A 2-D square as one number; other ranks one entry per axis.
+            candidate = spec.override({"input.size": size if rank == 2 else [size] * rank})
             archspec.lower(candidate)
             return candidate
         except archspec.ArchSpecError:
