@@ -25,7 +25,9 @@ def test_every_preset_as_a_backbone(name: str) -> None:
     spec = archspec.load(name)
     model = archspec.build(spec, features=True, device="meta")
     info = model.feature_info
-    x = torch.empty(1, *spec.input.shape, device="meta")
+    x = torch.empty(
+        2, *spec.input.shape, device="meta"
+    )  # BN after a global pool needs 2 in training
     maps = model(x)
     assert isinstance(maps, list) and len(maps) == len(info) == len(spec.stages) + (
         spec.stem != "none"

@@ -7,6 +7,7 @@ with no change here."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,9 @@ def test_page_examples_run_as_written(page: Path, tmp_path: Path) -> None:
     env = _environment(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
+    # The pages' examples run from the repository's root, where examples/ is: a copy,
+    # so no block can change the repository's own files.
+    shutil.copytree(ROOT / "examples", work / "examples")
     for block in blocks(page):
         if block.skipped:
             continue

@@ -167,7 +167,17 @@ def selective_kernel(
     with g.scope("attn"):
         z = g.global_pool(u, "avg", name="pool")
         z = g.conv(z, attn_channels, 1, padding=0, name="fc_reduce")
-        z = g.act(g.norm(z, "batch", name="bn"), "relu", name="act")
+        # The block's norm, as timm's norm_layer; on a 1x1 map instance norm has nothing
+        # to normalize over, so it is refused rather than failing in training.
+        if norm == "instance":
+            where = g._prefixed("")
+            raise GraphError(
+                f"{where}: the selective-kernel attention normalizes a 1x1 map, which "
+                "instance norm cannot: use batch, group, layer or frozen_batch",
+                scope=where,
+                shapes=[z.shape],
+            )
+        z = g.act(g.norm(z, norm, name="bn"), "relu", name="act")
         z = g.conv(z, paths * out_channels, 1, padding=0, name="fc_select")
     return g.op("select", "select", [*outs, z])
 

@@ -20,7 +20,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -34,6 +34,8 @@ from archspec.spec.limits import MAX_CHANNELS
 
 
 class SKBottleneckConfig(ResNeXtConfig):
+    # Its paths already dilate (1, 2, ...): a stage's dilation has no place in them.
+    takes_dilation: ClassVar[bool] = False
     block: Literal["sk_bottleneck"] = "sk_bottleneck"
     paths: Annotated[int, Field(strict=True, ge=2, le=4)] = 2
     "Paths of the selective-kernel conv: 3x3 convs of dilation 1, 2, ... (timm: 2)."

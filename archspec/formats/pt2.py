@@ -19,9 +19,9 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import struct
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,17 +71,17 @@ def save_pt2(program: torch.export.ExportedProgram, path: str | Path) -> Path:
         save_pt2(program, "model.pt2")      # the zip's records are model/...
     """
     path = Path(path)
-    target = writable_target(path)
-    with tempfile.TemporaryFile(dir=target.parent, prefix=f".{target.stem}.") as raw:
-        # A file object, not a path: given a path, torch's writer aborts the process
-        # when the disk fills.
-        try:
-            torch.export.save(program, raw)
-        except RuntimeError as exc:
-            raise FileError(path, f"cannot write: {' '.join(str(exc).split())[:200]}") from None
-        raw.seek(0)
-        with atomic_file(path) as out:
-            repack(raw, out, path.stem)
+    writable_target(path)
+    # In memory, then written once: torch's zip writer aborts the whole process when a
+    # write fails (a full disk), even writing to a file object, so it never sees a file.
+    raw = io.BytesIO()
+    try:
+        torch.export.save(program, raw)
+    except RuntimeError as exc:
+        raise FileError(path, f"cannot write: {' '.join(str(exc).split())[:200]}") from None
+    raw.seek(0)
+    with atomic_file(path) as out:
+        repack(raw, out, path.stem)
     return path
 
 
