@@ -15,12 +15,22 @@ SCHEMA_ID = "https://archspec.dev/schema/archspec.schema.json"
 def _block_schemas(defs: dict[str, Any]) -> list[dict[str, Any]]:
     """One schema per block type, every field optional: a stage may inherit any of them
     from ``defaults``, and ``defaults`` may hold any of them."""
+    from archspec.spec.ode import OdeSpec
+
+    ode = OdeSpec.model_json_schema(ref_template="#/$defs/{model}")
+    defs.update(ode.pop("$defs", {}))
+    defs["OdeSpec"] = ode
     out = []
     for name, block_type in blocks().items():
         schema = block_type.config.model_json_schema(ref_template="#/$defs/{model}")
         defs.update(schema.pop("$defs", {}))
         schema.pop("required", None)
         schema["properties"]["block"] = {"const": name, "description": block_type.summary}
+        # A stage's `ode:` is read beside its block settings (archspec/spec/ode.py).
+        schema["properties"]["ode"] = {
+            "anyOf": [{"type": "boolean"}, {"$ref": "#/$defs/OdeSpec"}],
+            "description": "Integrate the stage's residual branch as an ODE (docs/ode.md).",
+        }
         schema["title"] = f"{name} block"
         defs[f"block_{name}"] = schema
         out.append({"$ref": f"#/$defs/block_{name}"})
