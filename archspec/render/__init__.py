@@ -13,7 +13,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from archspec.errors import ArchSpecError
+from archspec.render import draw
 from archspec.render.draw import FORMATS as GRAPHVIZ_FORMATS
 from archspec.render.draw import to_agraph, write
 from archspec.render.view import DETAILS, View, build_view
@@ -32,14 +32,9 @@ FORMATS = (*GRAPHVIZ_FORMATS, "mmd", "html")
 
 
 def output_format(path: str | Path) -> str:
-    """The format a path's suffix asks for; an ArchSpecError for any other suffix."""
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in FORMATS:
-        raise ArchSpecError(
-            f"{path}: cannot render to {'.' + suffix if suffix else 'a file without a suffix'}; "
-            f"use one of {', '.join('.' + f for f in FORMATS)}"
-        )
-    return suffix
+    """The format a path's suffix asks for, any archspec draws; an ArchSpecError for any
+    other suffix."""
+    return draw.output_format(path, FORMATS)
 
 
 def render_graph(graph: nx.DiGraph, path: str | Path, *, detail: str = "block") -> Path:

@@ -80,13 +80,14 @@ def to_agraph(view: View) -> pgv.AGraph:
     return agraph
 
 
-def output_format(path: str | Path) -> str:
-    """The format a path's suffix asks for; an ArchSpecError for any other suffix."""
+def output_format(path: str | Path, formats: tuple[str, ...] = FORMATS) -> str:
+    """The format a path's suffix asks for, one of ``formats`` (Graphviz's by default);
+    an ArchSpecError for any other suffix."""
     suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in FORMATS:
+    if suffix not in formats:
         raise ArchSpecError(
             f"{path}: cannot render to {'.' + suffix if suffix else 'a file without a suffix'}; "
-            f"use one of {', '.join('.' + f for f in FORMATS)}"
+            f"use one of {', '.join('.' + f for f in formats)}"
         )
     return suffix
 
