@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from archspec.graph.ops.base import Op, Params, Shape, ShapeMismatch, same
@@ -59,16 +60,9 @@ ADD = Op(
     style={**_MERGE, "fillcolor": "#ffffff"},
 )
 
-# The residual merge of a block, main + skip: its own op, so that a sum inside a block's
-# branch is never taken for a skip connection.
-MERGE = Op(
-    shape=_sum_shape,
-    arity=2,
-    call=_sum_call,
-    source=_sum_source,
-    label=lambda p: "+",
-    style={**_MERGE, "fillcolor": "#ffffff"},
-)
+# The residual merge of a block, main + skip: a sum of exactly two, but its own op, so
+# that a sum inside a block's branch is never taken for a skip connection.
+MERGE = replace(ADD, arity=2)
 
 CONCAT = Op(
     shape=_concat_shape,
