@@ -23,7 +23,7 @@ from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
 from archspec.graph.lower import lower
 from archspec.spec.load import from_data
-from archspec.spec.model import NAMED_STEM_WIDTH, VIDEO_STEMS
+from archspec.spec.parts import NAMED_STEM_WIDTH, VIDEO_STEMS
 
 # archspec.load("resnet50").arch_id, pinned: a change here changes every stored id.
 RESNET50_ARCH_ID = "e250b79d828232bc"

@@ -16,14 +16,8 @@ from archspec.errors import GraphError
 from archspec.graph.builder import GraphBuilder, Value
 from archspec.graph.lower_ode import lower_ode_stage
 from archspec.graph.outputs import select_features
-from archspec.spec.model import (
-    NAMED_STEM_WIDTH,
-    ArchSpec,
-    ConvLayer,
-    NamedStem,
-    NormLayer,
-    PoolLayer,
-)
+from archspec.spec.model import ArchSpec
+from archspec.spec.parts import NAMED_STEM_WIDTH, ConvLayer, NamedStem, NormLayer, PoolLayer
 
 
 def lower(spec: ArchSpec) -> nx.DiGraph:

@@ -13,14 +13,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import InitErrorDetails
 
 from archspec.blocks.base import BlockConfig, NormSetting, norm_groups
-from archspec.spec.model import (
-    NAMED_STEM_WIDTH,
-    ConvLayer,
-    NamedStem,
-    NormLayer,
-    PoolLayer,
-    _error,
-)
+from archspec.spec.parts import NAMED_STEM_WIDTH, ConvLayer, NamedStem, NormLayer, PoolLayer
+from archspec.spec.resolve import error_detail
 
 if TYPE_CHECKING:
     from archspec.spec.model import ArchSpec
@@ -63,7 +57,7 @@ def apply_output_stride(
             f"output_stride {spec.output_stride} is less than the stem's reduction "
             f"{reduction}: only the stages' strides can trade for dilation"
         )
-        errors.append(_error(("output_stride",), message, spec.output_stride))
+        errors.append(error_detail(("output_stride",), message, spec.output_stride))
         return resolved
     out = []
     for cfg in resolved:
@@ -92,13 +86,13 @@ def check_dilation(
                 f"block {cfg.block!r} cannot trade its stride for dilation (stage {i + 1}): "
                 "its convs do not dilate"
             )
-            errors.append(_error(where, message, True))
+            errors.append(error_detail(where, message, True))
         elif dilated and not takes:
             message = (
                 f"block {cfg.block!r} cannot follow a dilated stage (stage {i + 1}): its "
                 "convs do not carry the dilation on"
             )
-            errors.append(_error(_written_at(spec, i, "block"), message, cfg.block))
+            errors.append(error_detail(_written_at(spec, i, "block"), message, cfg.block))
         dilated = dilated or (cfg.dilate and _stride_of(cfg.stride) > 1)
 
 
@@ -127,7 +121,7 @@ def check_norm_groups(
             if channels % groups:
                 loc = _norm_at(_written_at(spec, i, "norm"), cfg.norm)
                 message = f"{_groups_message(groups, what, channels)} (stage {i + 1})"
-                errors.append(_error(loc, message, channels))
+                errors.append(error_detail(loc, message, channels))
                 break
     stem = spec.stem
     if isinstance(stem, NamedStem | str):
@@ -144,7 +138,7 @@ def check_norm_groups(
                     loc = _norm_at(("stem", "norm"), named.norm)
                 else:
                     loc = _norm_at(_written_at(spec, 0, "norm"), norm)
-                errors.append(_error(loc, _groups_message(groups, what, channels), channels))
+                errors.append(error_detail(loc, _groups_message(groups, what, channels), channels))
                 break
         return
     channels = spec.input.channels
@@ -156,4 +150,4 @@ def check_norm_groups(
             if groups is not None and channels % groups:
                 what = f"stem layer {k + 1}'s input"
                 loc = _norm_at(("stem", k, "norm"), layer.norm)
-                errors.append(_error(loc, _groups_message(groups, what, channels), channels))
+                errors.append(error_detail(loc, _groups_message(groups, what, channels), channels))
