@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from archspec.arguments import with_features, with_input_size
 from archspec.errors import ArchSpecError, GraphError, PortError, SpecError, shown
 from archspec.graph.stats import Stats
 from archspec.render import render_graph as _render_graph  # first: see render()
@@ -131,45 +132,6 @@ def build(
     graph = lower(with_features(load(spec, overrides), features))
     check_weights_fit(graph, device, dtype)
     return build_module(graph, seed=seed, device=device, dtype=dtype)
-
-
-def with_features(spec: ArchSpec, features: bool | Sequence[str] | None) -> ArchSpec:
-    """``spec`` as a backbone returning ``features`` (see :func:`build`); None: as it is.
-
-    Example::
-
-        backbone = with_features(archspec.load("resnet50"), ["layer2", "layer4"])
-    """
-    if features is None:
-        return spec
-    if isinstance(features, str) or not (
-        isinstance(features, bool)
-        or (isinstance(features, Sequence) and all(isinstance(f, str) for f in features))
-    ):
-        raise ArchSpecError(
-            f"features is True, False or a list of module paths, got {shown(features)}"
-        )
-    return spec.override({"features": features if isinstance(features, bool) else list(features)})
-
-
-def with_input_size(spec: ArchSpec, input_size: Sequence[int] | None) -> tuple[ArchSpec, int]:
-    """``spec`` with the input ``(N, C, *spatial)`` or ``(C, *spatial)`` asks for, and the
-    batch size N (1 if not given): the channels and size become the spec's input, at any
-    rank (see :func:`archspec.arguments.split_input_size`).
-
-    Example::
-
-        spec, batch = with_input_size(archspec.load("resnet50"), (8, 3, 160, 160))
-    """
-    from archspec.arguments import check_input_size, split_input_size
-
-    dims = check_input_size(input_size)
-    if dims is None:
-        return spec, 1
-    batch, c, sizes = split_input_size(dims, spec.input.rank)
-    if (c, *sizes) != spec.input.shape:
-        spec = spec.override({"input.channels": c, "input.size": list(sizes)})
-    return spec, batch
 
 
 def summary(

@@ -25,6 +25,8 @@ from archspec.spec.limits import MAX_BATCH, MAX_INPUT_CHANNELS, MAX_INPUT_SIZE
 if TYPE_CHECKING:
     import torch
 
+    from archspec.spec.model import ArchSpec
+
 # The seeds torch.manual_seed takes.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
 MAX_PATH = 4096  # longer than any path the file system takes (PATH_MAX)
@@ -246,3 +248,40 @@ def check_weights_fit(graph: Any, device: torch.device, dtype: torch.dtype | Non
 
     need = graph_stats(graph).params * torch.finfo(dtype or torch.float32).bits // 8
     check_memory(need, "the weights", "build on device='meta' to inspect it")
+
+
+def with_features(spec: ArchSpec, features: bool | Sequence[str] | None) -> ArchSpec:
+    """``spec`` as a backbone returning ``features`` (see :func:`build`); None: as it is.
+
+    Example::
+
+        backbone = with_features(archspec.load("resnet50"), ["layer2", "layer4"])
+    """
+    if features is None:
+        return spec
+    if isinstance(features, str) or not (
+        isinstance(features, bool)
+        or (isinstance(features, Sequence) and all(isinstance(f, str) for f in features))
+    ):
+        raise ArchSpecError(
+            f"features is True, False or a list of module paths, got {shown(features)}"
+        )
+    return spec.override({"features": features if isinstance(features, bool) else list(features)})
+
+
+def with_input_size(spec: ArchSpec, input_size: Sequence[int] | None) -> tuple[ArchSpec, int]:
+    """``spec`` with the input ``(N, C, *spatial)`` or ``(C, *spatial)`` asks for, and the
+    batch size N (1 if not given): the channels and size become the spec's input, at any
+    rank (see :func:`archspec.arguments.split_input_size`).
+
+    Example::
+
+        spec, batch = with_input_size(archspec.load("resnet50"), (8, 3, 160, 160))
+    """
+    dims = check_input_size(input_size)
+    if dims is None:
+        return spec, 1
+    batch, c, sizes = split_input_size(dims, spec.input.rank)
+    if (c, *sizes) != spec.input.shape:
+        spec = spec.override({"input.channels": c, "input.size": list(sizes)})
+    return spec, batch

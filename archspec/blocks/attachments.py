@@ -5,9 +5,13 @@ through it gets them."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from archspec.blocks.base import BlockConfig
 from archspec.blocks.eca import efficient_channel_attention
-from archspec.graph.builder import GraphBuilder, Value
+
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
 
 
 def squeeze_excite(g: GraphBuilder, x: Value, reduction: int) -> Value:

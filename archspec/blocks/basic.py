@@ -10,15 +10,17 @@ parameters (norm: batch) are 9·c_in·w' + 9·w'·w'·e + 2·w' + 2·w'·e, plus
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from archspec.blocks.base import BlockConfig, BlockType, Factor, Rate
 from archspec.blocks.registry import register
 from archspec.blocks.skips import residual
-from archspec.graph.builder import GraphBuilder, Value
 from archspec.spec.limits import MAX_CHANNELS
+
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
 
 
 class BasicConfig(BlockConfig):

@@ -11,15 +11,17 @@ only (torchvision's wide_resnet50_2 has k = 2): with inner width i = w·k, param
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from archspec.blocks.base import BlockConfig, BlockType, Factor
 from archspec.blocks.registry import register
 from archspec.blocks.skips import residual
-from archspec.graph.builder import GraphBuilder, Value
 from archspec.spec.limits import MAX_CHANNELS
+
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
 
 
 class BottleneckConfig(BlockConfig):

@@ -19,16 +19,19 @@ Parameters (norm: batch) of a layer reading c_l channels, with b = bn_size·k:
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Annotated, ClassVar, Literal
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from archspec.blocks.attachments import squeeze_excite
-from archspec.blocks.base import BlockConfig, BlockType, Factor, Rate
+from archspec.blocks.base import BlockConfig, BlockType, Factor, Rate, strided
 from archspec.blocks.eca import efficient_channel_attention
 from archspec.blocks.registry import register
-from archspec.graph.builder import GraphBuilder, Value, strided
 from archspec.spec.limits import MAX_CHANNELS
+
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
 
 
 class DenseConfig(BlockConfig):
@@ -135,7 +138,7 @@ def lower_stage(g: GraphBuilder, cfg: DenseConfig, x: Value) -> Value:
     for j in range(cfg.depth):
         reads = (sum(f.channels for f in features), *x.shape[1:])
         with g.block(
-            str(j), Value(features[-1].node, reads), kind=cfg.block, skip=cfg.skip, index=j
+            str(j), replace(features[-1], shape=reads), kind=cfg.block, skip=cfg.skip, index=j
         ) as record:
             new = dense_layer(g, cfg, features)
             record.out_shape = new.shape

@@ -21,50 +21,16 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
-from archspec.graph.builder import GraphBuilder, Value
-from archspec.graph.ops import Op, Params, Shape, ShapeMismatch, register_op
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
 
 
 def eca_kernel(channels: int, gamma: int = 2, beta: int = 1) -> int:
     """ECA's kernel size for ``channels`` channels: ``eca_kernel(256)`` is 5."""
     t = int(abs(math.log2(channels) + beta) / gamma)
     return max(t if t % 2 else t + 1, 3)
-
-
-def _shape(p: Params, ins: Sequence[Shape]) -> Shape:
-    x = ins[0]
-    if len(x) < 2 or any(d != 1 for d in x[1:]):
-        raise ShapeMismatch(f"a conv across channels needs pooled values (C, 1, ...), got {x}")
-    return x
-
-
-def _module(p: Params, inplace: bool, in_shape: Shape) -> Any:
-    from archspec.nn import ChannelConv
-
-    return ChannelConv(p["kernel"])
-
-
-def _init(module: Any, p: Params, zero: bool) -> None:
-    # timm leaves this conv at PyTorch's default (its ResNet init covers 2-D convs only).
-    module.reset_parameters()
-
-
-# channel_conv(s): a 1-D conv of `kernel` taps across the C values of s, shape (C, 1, ...).
-CHANNEL_CONV = Op(
-    shape=_shape,
-    params=lambda p, ins: p["kernel"],
-    macs=lambda p, ins, out: out[0] * p["kernel"],
-    counted=True,
-    module=_module,
-    source=lambda p, s, args, inplace: f"ChannelConv({p['kernel']})",
-    label=lambda p: f"conv across channels, k {p['kernel']}",
-    style={"shape": "box", "style": "filled", "fillcolor": "#cfe2f3"},
-    init=_init,
-)
-register_op("channel_conv", CHANNEL_CONV)
 
 
 def efficient_channel_attention(g: GraphBuilder, x: Value) -> Value:

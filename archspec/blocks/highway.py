@@ -12,12 +12,14 @@ the shape changes.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from archspec.blocks.base import BlockConfig, BlockType
 from archspec.blocks.registry import register
 from archspec.blocks.skips import residual
-from archspec.graph.builder import GraphBuilder, Value
+
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
 
 
 class HighwayConfig(BlockConfig):

@@ -17,15 +17,17 @@ The Wide ResNets of Zagoruyko and Komodakis 2016 are these blocks in basic form 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from archspec.blocks.base import BlockConfig, BlockType, Factor, Rate
 from archspec.blocks.registry import register
 from archspec.blocks.skips import residual
-from archspec.graph.builder import GraphBuilder, Value
 from archspec.spec.limits import MAX_CHANNELS
+
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
 
 
 class PreactConfig(BlockConfig):

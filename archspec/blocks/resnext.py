@@ -13,7 +13,7 @@ Parameters (norm: batch): c_in·i + 9·i·i/C + i·4w + 2·(i + i + 4w), plus th
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -21,8 +21,10 @@ from archspec.blocks import bottleneck
 from archspec.blocks.base import BlockType
 from archspec.blocks.bottleneck import BottleneckConfig
 from archspec.blocks.registry import register
-from archspec.graph.builder import GraphBuilder, Value
 from archspec.spec.limits import MAX_CHANNELS, MAX_GROUPS
+
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
 
 
 class ResNeXtConfig(BottleneckConfig):

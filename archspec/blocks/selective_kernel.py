@@ -35,8 +35,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -44,11 +43,10 @@ from archspec.blocks.base import BlockConfig, BlockType
 from archspec.blocks.registry import register
 from archspec.blocks.skips import residual
 from archspec.errors import GraphError
-from archspec.graph.builder import GraphBuilder, Value
-from archspec.graph.ops import Op, Params, Shape, ShapeMismatch, register_op
 from archspec.spec.limits import MAX_CHANNELS
 
-_PLAIN = {"shape": "box", "style": "rounded,filled", "fillcolor": "#eeeeee"}
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
 
 
 def make_divisible(value: float, divisor: int) -> int:
@@ -57,63 +55,6 @@ def make_divisible(value: float, divisor: int) -> int:
     is 16."""
     out = max(divisor, int(value + divisor / 2) // divisor * divisor)
     return out + divisor if out < 0.9 * value else out
-
-
-# -- ops: a share of the channels, and the fusion of the paths ------------------------------------
-
-
-def _part_shape(p: Params, ins: Sequence[Shape]) -> Shape:
-    x = ins[0]
-    if x[0] % p["parts"]:
-        raise ShapeMismatch(f"{x[0]} channels do not split into {p['parts']} equal parts")
-    return (x[0] // p["parts"], *x[1:])
-
-
-def _part_call(p: Params, args: list[Any], inplace: bool) -> tuple[Any, tuple, dict]:
-    from archspec.nn import channel_part
-
-    return channel_part, (args[0], p["index"], p["parts"]), {}
-
-
-# channel_part(x): the index-th of `parts` equal slices of x's channels (a view). Written
-# by position, not by channel numbers, so blocks of every width share one emitted class.
-CHANNEL_PART = Op(
-    shape=_part_shape,
-    counted=True,  # a view, no arithmetic
-    call=_part_call,
-    source=lambda p, s, args, inplace: f"channel_part({args[0]}, {p['index']}, {p['parts']})",
-    label=lambda p: f"channels {p['index'] + 1}/{p['parts']}",
-    style=_PLAIN,
-)
-
-
-def _fuse_shape(p: Params, ins: Sequence[Shape]) -> Shape:
-    *paths, logits = ins
-    if len(set(paths)) != 1:
-        raise ShapeMismatch(f"selective fusion of paths of shapes {paths}")
-    c = paths[0][0]
-    if logits != (len(paths) * c, *(1 for _ in paths[0][1:])):
-        raise ShapeMismatch(f"{len(paths)} paths of {paths[0]} need logits, got {logits}")
-    return paths[0]
-
-
-def _fuse_module(p: Params, inplace: bool, in_shape: Shape) -> Any:
-    from archspec.nn import SelectiveFuse
-
-    return SelectiveFuse()
-
-
-# select(path_0, ..., path_n-1, logits): the softmax-weighted sum of the paths.
-SELECT = Op(
-    shape=_fuse_shape,
-    arity=0,
-    module=_fuse_module,
-    source=lambda p, s, args, inplace: "SelectiveFuse()",
-    label=lambda p: "select",
-    style={"shape": "circle", "style": "filled", "width": "0.45", "fillcolor": "#e4d7f5"},
-)
-register_op("channel_part", CHANNEL_PART)
-register_op("select", SELECT)
 
 
 # -- the selective-kernel conv --------------------------------------------------------------

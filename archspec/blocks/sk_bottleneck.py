@@ -20,7 +20,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -29,8 +29,10 @@ from archspec.blocks.registry import register
 from archspec.blocks.resnext import ResNeXtConfig
 from archspec.blocks.selective_kernel import make_divisible, selective_kernel
 from archspec.blocks.skips import residual
-from archspec.graph.builder import GraphBuilder, Value
 from archspec.spec.limits import MAX_CHANNELS
+
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
 
 
 class SKBottleneckConfig(ResNeXtConfig):

@@ -18,13 +18,16 @@ gates), still one ``add`` of a main and a skip side.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from archspec.blocks.attachments import attach
-from archspec.blocks.base import BlockConfig
-from archspec.graph.builder import GraphBuilder, Value, strided
+from archspec.blocks.base import BlockConfig, strided
 
-SkipFn = Callable[[GraphBuilder, BlockConfig, Value, Value, int, Value | None], Value]
-DownsampleFn = Callable[[GraphBuilder, BlockConfig, Value, int, int], Value]
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
+
+SkipFn = Callable[["GraphBuilder", BlockConfig, "Value", "Value", int, "Value | None"], "Value"]
+DownsampleFn = Callable[["GraphBuilder", BlockConfig, "Value", int, int], "Value"]
 
 
 def projection(

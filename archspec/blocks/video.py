@@ -24,12 +24,14 @@ Module paths are torchvision's: ``layer2.0.conv1.0`` (the conv, or the factorise
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from archspec.blocks.base import BlockConfig, BlockType
 from archspec.blocks.registry import register
 from archspec.blocks.skips import residual
-from archspec.graph.builder import GraphBuilder, Value
+
+if TYPE_CHECKING:
+    from archspec.graph.builder import GraphBuilder, Value
 
 Conv = Literal["full", "spatial", "factorized"]
 

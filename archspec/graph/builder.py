@@ -339,8 +339,3 @@ def _half(kernel: int | tuple[int, ...], dilation: int = 1) -> int | tuple[int, 
     if isinstance(kernel, int):
         return dilation * (kernel // 2)
     return tuple(dilation * (k // 2) for k in kernel)
-
-
-def strided(stride: int | tuple[int, ...]) -> bool:
-    """Whether a stride (one int, or one per axis) downsamples any axis."""
-    return stride != 1 if isinstance(stride, int) else any(s != 1 for s in stride)

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from archspec.blocks.base import SpecModel
+from archspec.spec.fields import SpecModel
 
 MAX_STEPS = 10_000
 # Function evaluations per step of each fixed-grid solver.

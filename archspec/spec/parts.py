@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
-from archspec.blocks.base import ActField, NormField, SpecModel
+from archspec.spec.fields import ActField, NormField, SpecModel
 from archspec.spec.limits import (
     MAX_CHANNELS,
     MAX_CLASSES,

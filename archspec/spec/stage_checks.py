@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import InitErrorDetails
 
-from archspec.blocks.base import BlockConfig, NormSetting, norm_groups
+from archspec.blocks.base import BlockConfig
+from archspec.spec.fields import NormSetting, norm_groups
 from archspec.spec.parts import NAMED_STEM_WIDTH, ConvLayer, NamedStem, NormLayer, PoolLayer
 from archspec.spec.resolve import error_detail
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from archspec.errors import ArchSpecError
 from archspec.graph.ops.act import ACT, ACTS
+from archspec.graph.ops.attention import CHANNEL_CONV, CHANNEL_PART, SELECT
 from archspec.graph.ops.base import Op, Params, Shape, ShapeMismatch
 from archspec.graph.ops.conv import CONV, conv_text
 from archspec.graph.ops.linear import DROPOUT, FLATTEN, LINEAR
@@ -67,6 +68,9 @@ OPS: dict[str, Op] = {
     "scale": SCALE,
     "drop_path": DROP_PATH,
     "ode": ODE,
+    "channel_conv": CHANNEL_CONV,
+    "channel_part": CHANNEL_PART,
+    "select": SELECT,
 }
 
 
