@@ -78,7 +78,7 @@ def lower(spec: SpecLike, overrides: Overrides = None) -> nx.DiGraph:
 def _lowered(loaded: ArchSpec, spec: SpecLike, overrides: Overrides = None) -> nx.DiGraph:
     """Lower ``loaded`` (``spec`` with ``overrides``); a GraphError in a stage says where
     that stage is written."""
-    from archspec.graph.lower import lower as _lower
+    from archspec.lower import lower as _lower
     from archspec.spec.load import with_stage_line
 
     try:

@@ -42,8 +42,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import archspec
-from archspec.graph.lower import lower
 from archspec.graph.stats import graph_stats
+from archspec.lower import lower
 from archspec.sweep import Choice, IntRange, Space
 
 TARGET = 500.0  # specs per second on one core

@@ -16,7 +16,7 @@ import archspec
 from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
 from archspec.errors import SpecError
-from archspec.graph.lower import lower
+from archspec.lower import lower
 
 NODE_KEYS = {"op", "params", "scope", "shape", "inputs", "block", "stage", "path", "init", "call"}
 

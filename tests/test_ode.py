@@ -1,4 +1,4 @@
-"""ODE stages (archspec/spec/ode.py, graph/lower_ode.py, nn/ode.py): the spec errors, the
+"""ODE stages (archspec/spec/ode.py, lower/ode.py, nn/ode.py): the spec errors, the
 honest costs, and the numbers: N shared-weight residual blocks are N Euler steps."""
 
 from __future__ import annotations

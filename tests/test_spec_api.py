@@ -21,7 +21,7 @@ from spec_strategies import block_options, spec_data
 import archspec
 from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
-from archspec.graph.lower import lower
+from archspec.lower import lower
 from archspec.spec.load import from_data
 from archspec.spec.parts import NAMED_STEM_WIDTH, VIDEO_STEMS
 
@@ -239,7 +239,7 @@ def test_arch_id_sees_a_named_stem_width_as_lowering_does(stem: str) -> None:
     other = implied.override({"stem": {"type": stem, "width": NAMED_STEM_WIDTH[stem] + 8}})
     assert implied.arch_id == written.arch_id != other.arch_id
     same = nx.utils.graphs_equal(lower(implied), lower(written))
-    assert same, "graph/lower.py and NAMED_STEM_WIDTH disagree"
+    assert same, "lower/network.py and NAMED_STEM_WIDTH disagree"
 
 
 def same_network(a: nx.DiGraph, b: nx.DiGraph) -> bool:

@@ -158,8 +158,8 @@ def spec_bundle(spec: ArchSpec) -> dict[str, str] | None:
     (``image/svg+xml``) for front ends that show only images."""
 
     def make() -> dict[str, str]:
-        from archspec.graph.lower import lower
         from archspec.graph.stats import graph_stats
+        from archspec.lower import lower
 
         graph = lower(spec)
         stats = graph_stats(graph)

@@ -14,8 +14,8 @@ import networkx as nx
 from archspec.blocks import get
 from archspec.errors import GraphError
 from archspec.graph.builder import GraphBuilder, Value
-from archspec.graph.lower_ode import lower_ode_stage
 from archspec.graph.outputs import select_features
+from archspec.lower.ode import lower_ode_stage
 from archspec.spec.model import ArchSpec
 from archspec.spec.parts import NAMED_STEM_WIDTH, ConvLayer, NamedStem, NormLayer, PoolLayer
 
