@@ -222,3 +222,88 @@ def test_cli_refuses_to_export_an_adaptive_stage(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "cannot export layer1 to .pt2: dopri5" in proc.stderr
     assert not (tmp_path / "x.pt2").exists()
+
+
+def _time_reference(c: int) -> torch.nn.Module:
+    """Chen et al.'s ODE function at c channels, by hand: norm, ReLU, a 3x3 conv of c + 1
+    input channels (t first, their ConcatConv2d), twice."""
+    layers = []
+    for _ in range(2):
+        layers += [torch.nn.BatchNorm2d(c), torch.nn.ReLU()]
+        layers.append(torch.nn.Conv2d(c + 1, c, 3, padding=1, bias=False))
+    return torch.nn.Sequential(*layers)
+
+
+def test_time_channel_counts_the_extra_channel() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    spec = tiny({"solver": "rk4", "steps": 2, "time_channel": True})
+    model = archspec.build(spec, seed=0)
+    stats = archspec.stats(spec)
+    ref = _time_reference(4)
+    ref_params = sum(p.numel() for p in ref.parameters())
+    func = model.layer1.func
+    assert sum(p.numel() for p in func.parameters()) == ref_params
+    assert stats.per_stage["layer1"]["params"] == ref_params
+    assert stats.params == sum(p.numel() for p in model.parameters())
+    assert func.conv1.weight.shape == (4, 5, 3, 3)
+    # MACs: each of the 8 evaluations runs both convs over 5 input channels.
+    with torch.device("meta"):
+        convs = [m for m in _time_reference(4) if isinstance(m, torch.nn.Conv2d)]
+        with FlopCounterMode(display=False) as counter:
+            for conv in convs:
+                conv(torch.empty(1, 5, 8, 8))
+    assert stats.per_stage["layer1"]["macs"] == 8 * counter.get_total_flops() // 2
+    assert stats.params - archspec.stats(tiny({"solver": "rk4"})).params == 2 * 4 * 9
+    summary = archspec.summary(spec, depth=3)
+    assert summary.params == stats.params
+
+
+@pytest.mark.parametrize("solver", ["euler", "midpoint", "rk4"])
+def test_time_channel_matches_torchdiffeq(solver: str) -> None:
+    spec = tiny({"solver": solver, "steps": 3, "t": 0.5, "time_channel": True})
+    stage = archspec.build(spec, seed=0).eval().layer1
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        ref = torchdiffeq.odeint(
+            lambda t, y: stage.func(y, t),
+            x,
+            torch.tensor([0.0, 0.5]),
+            method=solver,
+            options={"step_size": 0.5 / 3},
+        )[-1]
+        torch.testing.assert_close(stage(x), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_time_channel_changes_the_output_and_zeroed_is_euler_steps() -> None:
+    """t reaches the convs: the output differs from the stage without time; with the
+    weights on t zeroed it equals that stage, and so N shared-weight blocks (Euler)."""
+    n = 3
+    timed = archspec.build(
+        tiny({"solver": "euler", "steps": n, "t": float(n), "time_channel": True}), seed=0
+    ).eval()
+    plain = archspec.build(tiny({"solver": "euler", "steps": n, "t": float(n)}), seed=1).eval()
+    discrete = archspec.build(tiny(depth=n), seed=2).eval()
+    state = {k: (v[:, 1:] if "func.conv" in k else v) for k, v in timed.state_dict().items()}
+    plain.load_state_dict(state)
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        assert (timed(x) - plain(x)).abs().max() > 1e-4
+        for key in ("layer1.func.conv1.weight", "layer1.func.conv2.weight"):
+            timed.get_parameter(key)[:, 0] = 0
+        torch.testing.assert_close(timed(x), plain(x), rtol=1e-6, atol=1e-6)
+        shared = {}
+        for key, value in plain.state_dict().items():
+            for k in range(n) if key.startswith("layer1.func.") else [None]:
+                shared[key if k is None else key.replace("layer1.func.", f"layer1.{k}.")] = value
+        discrete.load_state_dict(shared)
+        torch.testing.assert_close(timed(x), discrete(x), rtol=1e-6, atol=1e-6)
+
+
+def test_time_channel_refusals() -> None:
+    with pytest.raises(SpecError) as info:
+        tiny({"time_channel": "yes"})
+    assert info.value.field == "stages[0].ode.time_channel"
+    grouped = tiny({"time_channel": True}, block="resnext", groups=2, base_width=2, width=4)
+    with pytest.raises(ArchSpecError, match="grouped conv"):
+        archspec.lower(grouped)

@@ -222,6 +222,7 @@ def _ode_stages(model: nn.Module, graph: nx.DiGraph) -> None:
             rtol=ode.rtol,
             atol=ode.atol,
             adjoint=ode.adjoint,
+            time_channel=ode.time_channel,
             first=getattr(stage, "0", None),
         )
         _set_module(model, record.scope, new)

@@ -60,6 +60,9 @@ class GraphBuilder:
         # that trades its stride for dilation gives its first block (d, d·stride), as
         # torchvision's _make_layer hands its first block previous_dilation.
         self.dilation: tuple[int, int] = (1, 1)
+        # The time of an ODE stage with a time channel (lower/ode.py): every conv made
+        # while it is set reads its input with t as one more channel, first.
+        self._time: Value | None = None
         self.input = self._node("input", "input", [], {}, tuple(input_shape))
 
     # -- scopes -------------------------------------------------------------------
@@ -136,6 +139,31 @@ class GraphBuilder:
         finally:
             self._path = outer
 
+    @contextmanager
+    def time_channel(self, t: Value) -> Iterator[None]:
+        """Convs created inside take ``t`` as one more input channel (an ODE's f(t, x))."""
+        outer, self._time = self._time, t
+        try:
+            yield
+        finally:
+            self._time = outer
+
+    def _with_time(self, name: str, inputs: list[Value], params: dict[str, Any]) -> tuple:
+        """A conv's input with t joined to it as channel 0, and its params to match."""
+        scope = self._prefixed(name)
+        if params.get("groups", 1) != 1:
+            raise GraphError(
+                f"{scope}: a grouped conv ({params['groups']} groups) cannot take the ODE "
+                "time as one more input channel; use time_channel: false or groups: 1",
+                scope=self._block or scope,
+            )
+        t, self._time = self._time, None
+        try:
+            joined = self._node("time_concat", f"{name}_time", [inputs[0], t], {})
+        finally:
+            self._time = t
+        return [joined, *inputs[1:]], {**params, "in_channels": params["in_channels"] + 1}
+
     def _prefixed(self, name: str) -> str:
         return ".".join([*self._scope, name]) if name else ".".join(self._scope)
 
@@ -150,6 +178,8 @@ class GraphBuilder:
         roles: list[str] | None = None,
         init: str | None = None,
     ) -> Value:
+        if op == "conv" and self._time is not None:
+            inputs, params = self._with_time(name, inputs, params)
         scope = self._prefixed(name)
         if shape is None:
             try:

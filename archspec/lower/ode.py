@@ -5,9 +5,14 @@ op closes the stage with the solver's settings.
 Where the stage changes the shape (a stride, or other output channels), its first block
 stays a discrete block (``layerN.0``) and the ODE follows at the new shape: an ODE keeps
 its state's shape (Chen et al. 2018 downsample before their ODE block too).
+
+With ``time_channel``, an ``ode_time`` op (``layerN.time``) stands for t, and every conv
+of f takes it as one more input channel (graph/ops/ode.py).
 """
 
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 from archspec.blocks.base import BlockConfig, BlockType
 from archspec.errors import GraphError
@@ -40,8 +45,10 @@ def lower_ode_stage(
     # The branch alone: the same rule with no skip, so nothing is merged (and no drop
     # path, which drops what a merge would add).
     branch = cfg.model_copy(update={"skip": "none", "drop_path": 0.0})
+    t = g.op("ode_time", "time", [x]) if ode.time_channel else None
     with g.block(FUNC, x, kind=cfg.block, skip="ode", index=1) as record:
-        fx = block_type.lower(g, branch, x, 1)
+        with g.time_channel(t) if t is not None else nullcontext():
+            fx = block_type.lower(g, branch, x, 1)
         record.out_shape = fx.shape
         record.module_class = "OdeFunc"
     evals = ode.evaluations()
@@ -57,6 +64,7 @@ def lower_ode_stage(
         rtol=ode.rtol,
         atol=ode.atol,
         adjoint=ode.adjoint,
+        time_channel=ode.time_channel,
         evals=evals,
         func=record.scope,
     )

@@ -34,6 +34,7 @@ class OdeStage(nn.Module):
         rtol: float = 1e-3,
         atol: float = 1e-4,
         adjoint: bool = False,
+        time_channel: bool = False,
         first: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -42,6 +43,8 @@ class OdeStage(nn.Module):
         self.func = func
         self.solver, self.steps, self.t = solver, int(steps), float(t)
         self.rtol, self.atol, self.adjoint = float(rtol), float(atol), bool(adjoint)
+        # f(t, x): func takes t too, as one more input channel of each conv (func(x, t)).
+        self.time_channel = bool(time_channel)
         # Branch evaluations of the last eager forward (counted for adaptive solvers).
         self.last_evals = 0
 
@@ -50,21 +53,28 @@ class OdeStage(nn.Module):
             how = f"rtol={self.rtol:g}, atol={self.atol:g}"
         else:
             how = f"steps={self.steps}"
-        return f"solver={self.solver}, {how}, t={self.t:g}, adjoint={self.adjoint}"
+        time = ", time_channel=True" if self.time_channel else ""
+        return f"solver={self.solver}, {how}, t={self.t:g}, adjoint={self.adjoint}{time}"
+
+    def f(self, t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """dx/dt at time t: the branch, given t where it takes it."""
+        return self.func(x, t) if self.time_channel else self.func(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for name, module in self.named_children():
             if name == "0":
                 x = module(x)
         if x.is_meta and (self.solver == "dopri5" or self.adjoint):
-            return x + self.func(x)  # shapes only: meta tensors hold no values to adapt to
+            return x + self.f(0.0, x)  # shapes only: meta tensors hold no values to adapt to
         if self.solver == "dopri5" or self.adjoint:
             return self._torchdiffeq(x)
         h = self.t / self.steps
-        f = self.func
-        for _ in range(self.steps):
+        f = self.f
+        for k in range(self.steps):
+            t0 = k * h  # as torchdiffeq's grid, whose last point is t itself
+            t1 = self.t if k == self.steps - 1 else (k + 1) * h
             if self.solver == "euler":
-                fx = f(x)
+                fx = f(t0, x)
                 if torch.is_grad_enabled():
                     x = torch.add(x, fx, alpha=h)
                 else:
@@ -73,12 +83,12 @@ class OdeStage(nn.Module):
                     # autograd, where f's last op may have saved its output.
                     x = (fx if h == 1.0 else fx.mul_(h)).add_(x)
             elif self.solver == "midpoint":
-                x = x + h * f(x + (0.5 * h) * f(x))
+                x = x + h * f(t0 + 0.5 * h, x + (0.5 * h) * f(t0, x))
             else:  # rk4, the 3/8 rule, as torchdiffeq's rk4
-                k1 = f(x)
-                k2 = f(x + (h / 3) * k1)
-                k3 = f(x + h * (k2 - k1 / 3))
-                k4 = f(x + h * (k1 - k2 + k3))
+                k1 = f(t0, x)
+                k2 = f(t0 + h / 3, x + (h / 3) * k1)
+                k3 = f(t0 + h * 2 / 3, x + h * (k2 - k1 / 3))
+                k4 = f(t1, x + h * (k1 - k2 + k3))
                 x = x + (h / 8) * (k1 + 3 * (k2 + k3) + k4)
         return x
 
@@ -99,7 +109,7 @@ class OdeStage(nn.Module):
             raise ArchSpecError(
                 "ODE stages with dopri5 or adjoint need torchdiffeq: pip install 'archspec[ode]'"
             ) from None
-        counter = _Counted(self.func)
+        counter = _Counted(self.func, self.time_channel)
         span = torch.tensor([0.0, self.t], dtype=x.dtype, device=x.device)
         options: dict[str, Any] = {}
         kwargs: dict[str, Any] = {"method": self.solver}
@@ -123,11 +133,12 @@ class OdeStage(nn.Module):
 class _Counted(nn.Module):
     """f(t, x) that counts its calls (the evaluations an adaptive solver chose)."""
 
-    def __init__(self, func: nn.Module) -> None:
+    def __init__(self, func: nn.Module, time_channel: bool = False) -> None:
         super().__init__()
         self.func = func
+        self.time_channel = time_channel
         self.calls = 0
 
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         self.calls += 1
-        return self.func(x)
+        return self.func(x, t) if self.time_channel else self.func(x)

@@ -269,7 +269,12 @@ class ArchSpec(Strict, metaclass=_Constructed):
 
 def _ode_identity(ode: OdeSpec | None) -> dict[str, Any]:
     # Only ODE stages carry the key, so every discrete spec keeps its id.
-    return {} if ode is None else {"ode": ode.model_dump(mode="json")}
+    # The time channel only where set, so ODE specs written before it keep theirs too.
+    if ode is None:
+        return {}
+    return {
+        "ode": ode.model_dump(mode="json", exclude=None if ode.time_channel else {"time_channel"})
+    }
 
 
 def _same_padding(layer: ConvLayer) -> bool:

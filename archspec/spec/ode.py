@@ -6,6 +6,7 @@ model solves the ODE with torchdiffeq. Example::
 
     stages:
       - {depth: 1, width: 64, ode: {solver: rk4, steps: 4, t: 1.0}}
+      - {depth: 1, width: 64, ode: {solver: euler, steps: 2, time_channel: true}}
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class OdeSpec(SpecModel):
     adjoint: bool = False
     """Gradients by the adjoint method (torchdiffeq's odeint_adjoint): memory constant in
     the number of steps, at the cost of solving backwards in time."""
+    time_channel: Annotated[bool, Field(strict=True)] = False
+    """Give each conv of f the time t as one more input channel, first (Chen et al.'s
+    ConcatConv2d): f(t, x), each conv's weight with ``in_channels + 1`` inputs."""
 
     @model_validator(mode="after")
     def _settings_apply(self) -> OdeSpec:

@@ -33,7 +33,7 @@ from archspec.graph.ops.conv import CONV, conv_text
 from archspec.graph.ops.linear import DROPOUT, FLATTEN, LINEAR
 from archspec.graph.ops.merge import ADD, CONCAT, INPUT, MERGE
 from archspec.graph.ops.norm import NORM, NORMS
-from archspec.graph.ops.ode import ODE
+from archspec.graph.ops.ode import ODE, ODE_TIME, TIME_CONCAT
 from archspec.graph.ops.pool import GLOBAL_POOL, POOL
 from archspec.graph.ops.skip import DROP_PATH, GATE, PAD_SKIP, SCALE
 
@@ -68,6 +68,8 @@ OPS: dict[str, Op] = {
     "scale": SCALE,
     "drop_path": DROP_PATH,
     "ode": ODE,
+    "ode_time": ODE_TIME,
+    "time_concat": TIME_CONCAT,
     "channel_conv": CHANNEL_CONV,
     "channel_part": CHANNEL_PART,
     "select": SELECT,
