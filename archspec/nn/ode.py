@@ -1,8 +1,9 @@
 """An ODE stage: dx/dt = f(t, x) integrated over [0, t] (Chen et al. 2018, "Neural
 Ordinary Differential Equations"), f being one block's residual branch.
 
-Fixed-grid solvers (euler, midpoint, rk4) step in plain torch here, the same schemes as
-torchdiffeq's (its rk4 is the 3/8 rule), so the stage runs under ``torch.compile`` and
+Fixed-grid solvers (euler, midpoint, rk4) step in plain torch here (:class:`FixedGridOde`,
+which emit_python copies into standalone source), the same schemes as torchdiffeq's (its
+rk4 is the 3/8 rule), so the stage runs under ``torch.compile`` and
 ``torch.export`` (torchdiffeq's own loop branches on tensor values, which neither can
 trace). The adaptive dopri5 and the adjoint method call torchdiffeq, eagerly only.
 
@@ -20,20 +21,18 @@ import torch
 from torch import nn
 
 
-class OdeStage(nn.Module):
-    """A stage solving dx/dt = func(x) from its input over [0, t]; ``func`` is the
-    block's branch (its state-dict names are ``func.conv1.weight`` ...)."""
+class FixedGridOde(nn.Module):
+    """dx/dt = f(t, x) solved from the input over [0, t] by a fixed-grid solver (euler,
+    midpoint or rk4, torchdiffeq's schemes) in plain torch; ``func`` is the block's branch
+    (its state-dict names are ``func.conv1.weight`` ...), called ``func(x, t)`` where it
+    takes the time as a channel. Pure torch, so emit_python copies it as it is."""
 
     def __init__(
         self,
         func: nn.Module,
-        *,
         solver: str = "euler",
         steps: int = 1,
         t: float = 1.0,
-        rtol: float = 1e-3,
-        atol: float = 1e-4,
-        adjoint: bool = False,
         time_channel: bool = False,
         first: nn.Module | None = None,
     ) -> None:
@@ -42,32 +41,28 @@ class OdeStage(nn.Module):
             self.add_module("0", first)
         self.func = func
         self.solver, self.steps, self.t = solver, int(steps), float(t)
-        self.rtol, self.atol, self.adjoint = float(rtol), float(atol), bool(adjoint)
         # f(t, x): func takes t too, as one more input channel of each conv (func(x, t)).
         self.time_channel = bool(time_channel)
-        # Branch evaluations of the last eager forward (counted for adaptive solvers).
-        self.last_evals = 0
 
     def extra_repr(self) -> str:
-        if self.solver == "dopri5":
-            how = f"rtol={self.rtol:g}, atol={self.atol:g}"
-        else:
-            how = f"steps={self.steps}"
         time = ", time_channel=True" if self.time_channel else ""
-        return f"solver={self.solver}, {how}, t={self.t:g}, adjoint={self.adjoint}{time}"
+        return f"solver={self.solver}, steps={self.steps}, t={self.t:g}{time}"
 
     def f(self, t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """dx/dt at time t: the branch, given t where it takes it."""
         return self.func(x, t) if self.time_channel else self.func(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def before(self, x: torch.Tensor) -> torch.Tensor:
+        """The discrete block before the ODE, where the stage has one."""
         for name, module in self.named_children():
             if name == "0":
                 x = module(x)
-        if x.is_meta and (self.solver == "dopri5" or self.adjoint):
-            return x + self.f(0.0, x)  # shapes only: meta tensors hold no values to adapt to
-        if self.solver == "dopri5" or self.adjoint:
-            return self._torchdiffeq(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.solve(self.before(x))
+
+    def solve(self, x: torch.Tensor) -> torch.Tensor:
         h = self.t / self.steps
         f = self.f
         for k in range(self.steps):
@@ -91,6 +86,50 @@ class OdeStage(nn.Module):
                 k4 = f(t1, x + h * (k1 - k2 + k3))
                 x = x + (h / 8) * (k1 + 3 * (k2 + k3) + k4)
         return x
+
+
+class OdeStage(FixedGridOde):
+    """An ODE stage as built: a fixed-grid solver in plain torch, or the adaptive dopri5
+    and the adjoint method through torchdiffeq (eagerly only)."""
+
+    def __init__(
+        self,
+        func: nn.Module,
+        *,
+        solver: str = "euler",
+        steps: int = 1,
+        t: float = 1.0,
+        rtol: float = 1e-3,
+        atol: float = 1e-4,
+        adjoint: bool = False,
+        time_channel: bool = False,
+        first: nn.Module | None = None,
+    ) -> None:
+        super().__init__(func, solver, steps, t, time_channel, first)
+        self.rtol, self.atol, self.adjoint = float(rtol), float(atol), bool(adjoint)
+        # Branch evaluations of the last eager forward (counted for adaptive solvers).
+        self.last_evals = 0
+
+    @property
+    def eager_only(self) -> bool:
+        """dopri5 or the adjoint: torchdiffeq's loop, which export and compile refuse."""
+        return self.solver == "dopri5" or self.adjoint
+
+    def extra_repr(self) -> str:
+        if self.solver == "dopri5":
+            how = f"rtol={self.rtol:g}, atol={self.atol:g}"
+        else:
+            how = f"steps={self.steps}"
+        time = ", time_channel=True" if self.time_channel else ""
+        return f"solver={self.solver}, {how}, t={self.t:g}, adjoint={self.adjoint}{time}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.before(x)
+        if x.is_meta and self.eager_only:
+            return x + self.f(0.0, x)  # shapes only: meta tensors hold no values to adapt to
+        if self.eager_only:
+            return self._torchdiffeq(x)
+        return self.solve(x)
 
     def _torchdiffeq(self, x: torch.Tensor) -> torch.Tensor:
         if torch.compiler.is_compiling() or torch.compiler.is_exporting():

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import networkx as nx
@@ -28,10 +29,11 @@ from archspec.codegen.emit.classes import ClassDef, Member, define
 from archspec.codegen.emit.embed import Embedder, EmitError
 from archspec.codegen.emit.forward import read
 from archspec.codegen.emit.names import Namer
-from archspec.codegen.emit.templates import Call, Seq, parse
+from archspec.codegen.emit.templates import Call, Const, Seq, bind, parse
 from archspec.codegen.emit.wrap import wrap
 from archspec.codegen.torch_module import _class_name, build_module
 from archspec.graph.ops import OPS
+from archspec.nn.ode import FixedGridOde, OdeStage
 
 __all__ = ["EmitError", "emit_python"]
 
@@ -97,6 +99,8 @@ class _Writer:
         """The constructor tree of the module at ``path``."""
         if isinstance(module, fx.GraphModule):
             return self.calls[path]
+        if isinstance(module, OdeStage):
+            return self._ode(path, module)
         if type(module) is nn.Sequential:
             items = tuple(self.tree(f"{path}.{k}", m) for k, m in module._modules.items())
             return Call("nn.Sequential", (("args", Seq(items)),), 0, ())
@@ -106,6 +110,29 @@ class _Writer:
         op, params, in_shape = found
         inplace = bool(getattr(module, "inplace", False))
         return parse(OPS[op].source(params, in_shape, [], inplace), self.embedder.namespace)
+
+    def _ode(self, path: str, stage: OdeStage) -> Call:
+        """An ODE stage as the file's copy of :class:`FixedGridOde`, f and any first block
+        its children; the adaptive solver and the adjoint need torchdiffeq's loop."""
+        if stage.eager_only:
+            what = "the adjoint method" if stage.adjoint else f"the adaptive solver {stage.solver}"
+            raise EmitError(
+                f"cannot write the ODE stage {path} as standalone source: {what} needs "
+                "torchdiffeq; use a fixed-grid solver (euler, midpoint, rk4) without adjoint, "
+                "or build the model with archspec.build",
+                scope=path,
+            )
+        name = self.embedder.embed(FixedGridOde)
+        first = getattr(stage, "0", None)
+        kwargs = {
+            "solver": Const(stage.solver),
+            "steps": Const(stage.steps),
+            "t": Const(stage.t),
+            "time_channel": Const(stage.time_channel),
+            "first": Const(None) if first is None else self.tree(f"{path}.0", first),
+        }
+        func = self.tree(f"{path}.func", stage.func)
+        return bind(name, inspect.signature(FixedGridOde), [func], kwargs)  # type: ignore[return-value]
 
     def emit(self, spec_yaml: str | None) -> str:
         containers = [
@@ -192,14 +219,9 @@ def emit_python(graph: nx.DiGraph, *, spec_yaml: str | None = None) -> str:
 
     ``spec_yaml`` is copied into a comment, so the file records what it was made from.
     Raises :class:`EmitError` (an :class:`~archspec.errors.ArchSpecError`) if a module
-    cannot be written as source.
+    cannot be written as source: an ODE stage with dopri5 or the adjoint method (the
+    fixed-grid solvers are copied in as :class:`~archspec.nn.ode.FixedGridOde`).
     """
-    if graph.graph.get("ode_evals"):
-        stages = ", ".join(r.scope for r in graph.graph["stages"] if r.ode is not None)
-        raise EmitError(
-            f"cannot write ODE stages ({stages}) as standalone source yet: build the model "
-            "with archspec.build, or save it as .pt2 (fixed-grid solvers export)"
-        )
     writer = _Writer(graph)
     source = writer.emit(spec_yaml)
     _check(source, writer.model, writer.classes[-1].name)
