@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,3 +75,42 @@ def test_emitted_fixed_grid_stages_load_the_weights_and_agree(ode: dict, size: A
 def test_emit_refuses_torchdiffeq_stages_naming_them(ode: dict, words: str) -> None:
     with pytest.raises(ArchSpecError, match=f"ODE stage layer1 .*{words}"):
         archspec.emit_python(spec(ode))
+
+
+def _summary_json(tmp_path: Path, s: archspec.ArchSpec, *more: str) -> dict[str, Any]:
+    path = tmp_path / "ode.yaml"
+    path.write_text(s.to_yaml())
+    proc = subprocess.run(
+        [sys.executable, "-m", "archspec.cli", "summary", str(path), "--json", *more],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_summary_json_carries_the_ode_facts(tmp_path: Path) -> None:
+    fixed = spec({"solver": "rk4", "steps": 2, "time_channel": True})
+    record = _summary_json(tmp_path, fixed)
+    layer1, layer2 = record["ode_stages"]
+    assert layer1["stage"] == "layer1" and layer2["function"] == "layer2.func"
+    assert layer1["solver"] == "rk4" and layer1["steps"] == 2 and layer1["time_channel"]
+    assert layer1["evaluations"] == layer1["macs_count_evaluations"] == 8
+    assert "measured_evaluations" not in layer1
+    console = archspec.summary(fixed, depth=1)
+    assert record["notes"] == list(console.notes)
+    assert any("MACs count 8 evaluations of layer1.func" in n for n in record["notes"])
+    assert record["params"] == console.params and record["macs"] == console.macs
+
+    adaptive = spec({"solver": "dopri5", "rtol": 1e-3, "atol": 1e-3})
+    plain = _summary_json(tmp_path, adaptive)
+    assert [o["evaluations"] for o in plain["ode_stages"]] == ["data-dependent"] * 2
+    assert plain["ode_stages"][0]["macs_count_evaluations"] == 1
+    assert plain["ode_stages"][0]["steps"] is None and plain["ode_stages"][0]["rtol"] == 1e-3
+    measured = _summary_json(tmp_path, adaptive, "--measure-ode", "--input", "2x1x8x8")
+    for fact in measured["ode_stages"]:
+        assert fact["measured_evaluations"] >= 6 and fact["measured_batch"] == 2
+    assert any("on a random batch of 2" in n for n in measured["notes"])
+    # a discrete network's record has no ODE key
+    assert "ode_stages" not in archspec.summary("resnet20", depth=0).to_json()

@@ -4,25 +4,46 @@ data, so the analytic totals count one evaluation)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
 
 
-def ode_notes(graph: nx.DiGraph, batch: int, measure: bool) -> list[str]:
-    """One line per ODE stage; ``measure`` builds the model (CPU, seed 0) and runs one
-    random batch of ``batch`` in eval mode to count an adaptive solver's evaluations."""
+def ode_report(
+    graph: nx.DiGraph, batch: int, measure: bool
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """One note and one record per ODE stage (the record is what ``summary --json``
+    prints); ``measure`` builds the model (CPU, seed 0) and runs one random batch of
+    ``batch`` in eval mode to count an adaptive solver's evaluations."""
     records = [r for r in graph.graph["stages"] if r.ode is not None]
     if not records:
-        return []
+        return [], []
     measured = _measure(graph, batch) if measure and any(r.ode.adaptive for r in records) else {}
-    notes = []
+    notes, facts = [], []
     for r in records:
         ode = r.ode
+        fact: dict[str, Any] = {
+            "stage": r.scope,
+            "function": f"{r.scope}.func",
+            "solver": ode.solver,
+            "steps": None if ode.adaptive else ode.steps,
+            "t": ode.t,
+            "rtol": ode.rtol if ode.adaptive else None,
+            "atol": ode.atol if ode.adaptive else None,
+            "adjoint": ode.adjoint,
+            "time_channel": ode.time_channel,
+            # per forward: a number for a fixed grid; an adaptive solver's depends on the data
+            "evaluations": ode.evaluations() if not ode.adaptive else "data-dependent",
+            "macs_count_evaluations": ode.evaluations() or 1,
+        }
         if not ode.adaptive:
             notes.append(
                 f"{r.scope}: ODE stage, {ode.solver} with {ode.steps} steps: MACs count "
                 f"{ode.evaluations()} evaluations of {r.scope}.func"
             )
         elif r.scope in measured:
+            fact["measured_evaluations"] = measured[r.scope]
+            fact["measured_batch"] = batch
             notes.append(
                 f"{r.scope}: ODE stage, {ode.solver}: MACs count 1 evaluation of "
                 f"{r.scope}.func; {measured[r.scope]} on a random batch of {batch} "
@@ -34,7 +55,8 @@ def ode_notes(graph: nx.DiGraph, batch: int, measure: bool) -> list[str]:
                 f"{r.scope}.func; the real count depends on the data (measure it with "
                 "summary(..., measure_ode=True) or --measure-ode)"
             )
-    return notes
+        facts.append(fact)
+    return notes, facts
 
 
 def _measure(graph: nx.DiGraph, batch: int) -> dict[str, int]:

@@ -19,7 +19,7 @@ import networkx as nx
 from archspec.errors import ArchSpecError
 from archspec.graph.stats import graph_stats
 from archspec.report.counts import network_depth, torchinfo_mult_adds, uncounted_ops
-from archspec.report.ode import ode_notes
+from archspec.report.ode import ode_report
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ class Summary:
     notes: tuple[str, ...] = field(default=())
     # A backbone's outputs: module, channels, reduction and size of each, in order.
     features: tuple[dict[str, Any], ...] = ()
+    # Each ODE stage's solver and evaluations per forward (report/ode.py), in order.
+    ode_stages: tuple[dict[str, Any], ...] = ()
 
     @property
     def flops(self) -> int:
@@ -102,6 +104,8 @@ class Summary:
                 for part in self.stages
             ],
             "uncounted_ops": self.uncounted,
+            **({"ode_stages": [dict(o) for o in self.ode_stages]} if self.ode_stages else {}),
+            "notes": list(self.notes),
             "torchinfo": {
                 "device": self.torchinfo_device,
                 "params": self.torchinfo_params,
@@ -149,7 +153,8 @@ def summarize(
         raise ArchSpecError(f"the batch size must be at least 1, got {batch}")
     stats = graph_stats(graph)
     table, ti_params, ti_macs, device, notes = _run_torchinfo(graph, batch, depth)
-    notes = [*notes, *ode_notes(graph, batch, measure_ode)]
+    more, odes = ode_report(graph, batch, measure_ode)
+    notes = [*notes, *more]
     return Summary(
         name=stats.name,
         input_size=(batch, *stats.input_shape),
@@ -176,6 +181,7 @@ def summarize(
         torchinfo_table=table,
         torchinfo_device=device,
         notes=tuple(notes),
+        ode_stages=tuple(odes),
     )
 
 
