@@ -68,7 +68,7 @@ REFUSED = [(b, s) for b in sorted(blocks()) for s in SKIPS if not takes(b, s)]
 
 # Each channel attention with the op that marks it in the graph.
 ATTENTION = {"se": ({"se": 4}, "fc1"), "eca": ({"eca": True}, "channel_conv")}
-# SE at every rank; ECA, whose layer is rank-generic the same way, at rank 2 only.
+# SE at every rank; ECA at rank 2 here, at ranks 1 and 3 in test_attention_ranks.py.
 ATTENTION_RANKS = [
     (a, r) for a in sorted(ATTENTION) for r in sorted(RANK_SIZES) if a == "se" or r == 2
 ]
