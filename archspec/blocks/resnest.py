@@ -110,8 +110,7 @@ def split_attention(
         # fc2 writes group by group, each group's splits in turn: regroup split by split.
         parts = groups * radix
         chunks = [
-            g.op("channel_part", f"logits{k}", [logits], index=k, parts=parts)
-            for k in range(parts)
+            g.op("channel_part", f"logits{k}", [logits], index=k, parts=parts) for k in range(parts)
         ]
         order = [chunks[c * radix + r] for r in range(radix) for c in range(groups)]
         logits = g.concat(order, name="regroup")
@@ -148,9 +147,7 @@ class ResNeStConfig(BlockConfig):
     @model_validator(mode="after")
     def _channels_fit(self) -> ResNeStConfig:
         inner = self.inner_width()
-        self.check_channels(
-            inner=inner, split=self.radix * inner, output=self.out_channels(0)
-        )
+        self.check_channels(inner=inner, split=self.radix * inner, output=self.out_channels(0))
         if self.avd_first and not self.avd:
             raise ValueError("avd_first places the avd pool: it needs avd: true")
         if inner % (self.groups * self.radix):
