@@ -31,6 +31,7 @@ from helpers import (
 )
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 import archspec
 from archspec.blocks import blocks
@@ -117,6 +118,14 @@ COMMON_OPTIONS = [
 ]
 
 
+def _width_fits(block: str, width: int) -> bool:
+    try:
+        blocks()[block].config.model_validate({"block": block, "depth": 1, "width": width})
+    except ValidationError:
+        return False
+    return True
+
+
 @st.composite
 def spec_dicts(draw: st.DrawFn) -> dict[str, Any]:
     """A valid spec, as the dict a user would write."""
@@ -132,9 +141,14 @@ def spec_dicts(draw: st.DrawFn) -> dict[str, Any]:
     if "pad" in (skip, down):
         # a pad skip only adds channels: keep each stage at least as wide as its input
         widths = sorted(max(w, c) for w in widths)
+    # a block type may constrain its width by itself (resnest's radix splits must divide
+    # it): each width rounded up to the next the type's defaults accept
+    widths = [next(v for v in range(w, w + 64) if _width_fits(block, v)) for w in widths]
     stages = []
     for w in widths:
-        stride = draw(st.integers(1, 2)) if h > 1 else 1
+        # torch's 3-D average pool refuses an axis below its kernel, so a volume of 2 is
+        # not strided (resnest's avd pool is 3x3x3 there)
+        stride = draw(st.integers(1, 2)) if h > (2 if rank == 3 else 1) else 1
         h = _down2(h) if stride == 2 else h
         stage: dict[str, Any] = {"depth": draw(st.integers(1, 2)), "width": w}
         if stride > 1 or draw(st.booleans()):

@@ -36,7 +36,16 @@ TORCHVISION = [
     "densenet169",
     "densenet201",
 ]
-TIMM = ["resnet50d", "seresnet50", "resnet50_gn", "ecaresnet50d", "skresnet18", "skresnext50_32x4d"]
+TIMM = [
+    "resnet50d",
+    "seresnet50",
+    "resnet50_gn",
+    "ecaresnet50d",
+    "skresnet18",
+    "skresnext50_32x4d",
+    "resnest14d",
+    "resnest50d",
+]
 # Small ones also run with the library's (randomized) weights loaded; all are counted.
 RUN = {
     "resnet18",
@@ -48,6 +57,7 @@ RUN = {
     "ecaresnet50d",
     "skresnet18",
     "skresnext50_32x4d",
+    "resnest14d",
 }
 
 
@@ -148,3 +158,59 @@ def test_a_dilated_resnet18_is_timms_output_stride_8() -> None:
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
+
+
+# timm's other ResNeSts, as overrides of resnest50d: cardinality 2 with radix 4 (the
+# attention's logits regrouped split by split) and radix 1 (a sigmoid), both avd_first.
+RESNEST_VARIANTS = {
+    "resnest50d_4s2x40d": (
+        "resnest50d",
+        {"radix": 4, "groups": 2, "base_width": 40, "avd_first": True},
+        {},
+    ),
+    "resnest50d_1s4x24d": (
+        "resnest50d",
+        {"radix": 1, "groups": 4, "base_width": 24, "avd_first": True},
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESNEST_VARIANTS))
+def test_resnest_variants_are_timms(name: str) -> None:
+    preset, block, net = RESNEST_VARIANTS[name]
+    overrides = {f"defaults.{k}": v for k, v in block.items()} | net
+    spec = archspec.load(preset).override(overrides)
+    reference = reference_libs.timm().create_model(name, pretrained=False, **net).eval()
+    _randomize(reference, seed=1)
+    model = archspec.build(spec, seed=0).eval()
+    assert n_params(model) == n_params(reference) == archspec.stats(spec).params
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
+    with torch.device("meta"):
+        meta = reference_libs.timm().create_model(name, pretrained=False, **net).eval()
+    assert archspec.stats(spec).macs == _macs(meta)
+
+
+def test_a_dilated_resnest14d_has_timms_convs() -> None:
+    # Output stride 8: the strides of layer3 and layer4 become dilation, and their blocks
+    # have no avd pool. (Outputs differ: timm's dilated avg-down skip pools 2x2 at stride
+    # 1, archspec's avgproj does not pool there; resnet50d differs the same way.)
+    reference = reference_libs.timm().create_model("resnest14d", output_stride=8)
+    spec = archspec.load("resnest14d").override({"output_stride": 8})
+    model = archspec.build(spec, seed=0)
+    assert n_params(model) == n_params(reference) == archspec.stats(spec).params
+    model.load_state_dict(reference.state_dict(), strict=True)
+    for name, conv in reference.named_modules():
+        if isinstance(conv, torch.nn.Conv2d):
+            ours = model.get_submodule(name)
+            assert (ours.stride, ours.padding, ours.dilation, ours.groups) == (
+                conv.stride,
+                conv.padding,
+                conv.dilation,
+                conv.groups,
+            ), name
+    pools = {n for n, m in model.named_modules() if n.endswith(("avd_last", "avd_first"))}
+    assert pools == {"layer2.0.avd_last"}

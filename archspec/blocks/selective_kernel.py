@@ -49,11 +49,11 @@ if TYPE_CHECKING:
     from archspec.graph.builder import GraphBuilder, Value
 
 
-def make_divisible(value: float, divisor: int) -> int:
-    """``value`` to the nearest multiple of ``divisor``, at least ``divisor`` and never
-    below 90 % of ``value`` (timm's and MobileNet's rounding): ``make_divisible(8, 16)``
-    is 16."""
-    out = max(divisor, int(value + divisor / 2) // divisor * divisor)
+def make_divisible(value: float, divisor: int, *, minimum: int | None = None) -> int:
+    """``value`` to the nearest multiple of ``divisor``, at least ``minimum`` (by default
+    ``divisor``) and never below 90 % of ``value`` (timm's and MobileNet's rounding):
+    ``make_divisible(8, 16)`` is 16."""
+    out = max(minimum or divisor, int(value + divisor / 2) // divisor * divisor)
     return out + divisor if out < 0.9 * value else out
 
 

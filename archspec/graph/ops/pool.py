@@ -9,6 +9,7 @@ from archspec.graph.ops.base import (
     Op,
     Params,
     Shape,
+    ShapeMismatch,
     axes_text,
     ceil_out_size,
     check_stride,
@@ -29,6 +30,13 @@ def _shape(p: Params, ins: Sequence[Shape]) -> Shape:
     rank = len(sizes)
     kernel, stride, padding = (per_axis(p[k], rank, k) for k in ("kernel", "stride", "padding"))
     check_stride(sizes, stride, "pool")
+    if rank == 3 and p["kind"] == "avg" and any(n < k for n, k in zip(sizes, kernel, strict=True)):
+        # torch's AvgPool3d (unlike its 1-D and 2-D pools and max pools) refuses it
+        raise ShapeMismatch(
+            f"a 3-D average pool of kernel {'x'.join(map(str, kernel))} gets a "
+            f"{'x'.join(map(str, sizes))} feature map: torch's 3-D average pool needs each "
+            "axis at least its kernel, padding or not"
+        )
     rule = ceil_out_size if p.get("ceil") else out_size
     return sized((c, *map(rule, sizes, kernel, stride, padding)), "pool", "downsampling")
 
