@@ -70,7 +70,7 @@ def lower(spec: SpecLike, overrides: Overrides = None) -> nx.DiGraph:
     Example::
 
         graph = archspec.lower("resnet18")
-        graph.nodes["fc"]["shape"]        # (1000,)
+        graph.nodes["fc"].shape        # (1000,)
     """
     return _lowered(load(spec, overrides), spec, overrides)
 

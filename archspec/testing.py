@@ -62,7 +62,7 @@ class TreeRun:
         self.values: dict[str, torch.Tensor] = {}
         self.by_scope: dict[str, str] = {}
         for node, data in graph.nodes(data=True):
-            self.by_scope.setdefault(data["scope"], node)
+            self.by_scope.setdefault(data.scope, node)
 
     def call(
         self, module: nn.Module, path: str, args: Any, kwargs: Any, in_sequence: bool = False
@@ -97,10 +97,10 @@ def assert_ir_shapes(graph: nx.DiGraph, model: nn.Module, x: torch.Tensor) -> No
         run = TreeRun(model, graph).run(x)
     model.train(was_training)
     for ir_node, value in run.values.items():
-        expected = (x.shape[0], *graph.nodes[ir_node]["shape"])
+        expected = (x.shape[0], *graph.nodes[ir_node].shape)
         assert tuple(value.shape) == expected, (ir_node, tuple(value.shape), expected)
     in_regions = {n for region in graph.graph.get("checkpoints", ()) for n in region}
-    ops = {n for n, d in graph.nodes(data=True) if d["op"] != "input"}
+    ops = {n for n, d in graph.nodes(data=True) if d.op != "input"}
     missing = ops - in_regions - set(run.values)
     assert not missing, f"ops never run: {sorted(missing)[:5]}"
 

@@ -16,6 +16,7 @@ import archspec
 from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
 from archspec.errors import SpecError
+from archspec.graph.records import NodeRecord
 from archspec.lower import lower
 
 NODE_KEYS = {"op", "params", "scope", "shape", "inputs", "block", "stage", "path", "init", "call"}
@@ -24,7 +25,7 @@ NODE_KEYS = {"op", "params", "scope", "shape", "inputs", "block", "stage", "path
 def assert_well_formed(graph: nx.DiGraph) -> None:
     assert set(graph.succ) == set(graph.pred) == set(graph.nodes)
     for node, data in graph.nodes(data=True):
-        assert set(data) == NODE_KEYS, node
+        assert isinstance(data, NodeRecord) and set(data) == NODE_KEYS, node
         assert set(graph.pred[node]) == set(data["inputs"]), node
         for pred in data["inputs"]:
             edge = graph.edges[pred, node]
@@ -37,8 +38,9 @@ def assert_well_formed(graph: nx.DiGraph) -> None:
     for node, data in graph.nodes(data=True):
         assert set(data["inputs"]) <= seen, node
         seen.add(node)
-    rebuilt = nx.DiGraph(graph)
-    assert nx.utils.graphs_equal(rebuilt, graph)
+    rebuilt = nx.DiGraph(graph)  # plain dicts for nodes: equal to the records
+    assert nx.utils.graphs_equal(rebuilt, graph) and nx.utils.graphs_equal(graph.copy(), graph)
+    assert all(isinstance(d, NodeRecord) for _, d in graph.copy().nodes(data=True))
     assert rebuilt.number_of_edges() == sum(
         len(set(d["inputs"])) for _, d in graph.nodes(data=True)
     )

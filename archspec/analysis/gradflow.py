@@ -98,7 +98,7 @@ def _pass_bytes(graph: nx.DiGraph, batch: int) -> int:
     weights with theirs, in float32."""
     from archspec.graph.stats import graph_stats
 
-    activations = sum(math.prod(d["shape"]) for _, d in graph.nodes(data=True)) * batch
+    activations = sum(math.prod(d.shape) for _, d in graph.nodes(data=True)) * batch
     return (activations + graph_stats(graph).params) * 2 * 4
 
 
@@ -107,15 +107,15 @@ def block_outputs(graph: nx.DiGraph) -> dict[str, str]:
     block that feeds something outside it (or is the network's output)."""
     members: dict[str, list[str]] = {}
     for node, data in graph.nodes(data=True):
-        if data["block"]:
-            members.setdefault(data["block"], []).append(node)
+        if data.block:
+            members.setdefault(data.block, []).append(node)
     out: dict[str, str] = {}
     final = graph.graph["output"]
     for scope, nodes in members.items():
         leaving = [
             n
             for n in nodes
-            if n == final or any(graph.nodes[s]["block"] != scope for s in graph.succ[n])
+            if n == final or any(graph.nodes[s].block != scope for s in graph.succ[n])
         ]
         if leaving:
             out[scope] = leaving[-1]
@@ -176,7 +176,7 @@ def gradflow(
 
     handles = [model.get_submodule(r.scope).register_forward_hook(keep(r.scope)) for r in records]
 
-    block_of_module = {d["scope"]: d["block"] for _, d in graph.nodes(data=True) if d["block"]}
+    block_of_module = {d.scope: d.block for _, d in graph.nodes(data=True) if d.block}
     classes = graph.graph["output_shape"][0]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -213,7 +213,7 @@ def gradflow(
                 scope=scope,
                 stage=record.stage,
                 position=position,
-                out_shape=tuple(graph.nodes[outputs[scope]]["shape"]),
+                out_shape=tuple(graph.nodes[outputs[scope]].shape),
                 output_grad_norm=float(grad.double().norm()) if grad is not None else 0.0,
                 param_grad_norm=math.sqrt(param_sq.get(scope, 0.0)),
                 params=param_count.get(scope, 0),

@@ -64,18 +64,18 @@ def _chain(graph: nx.DiGraph, nodes: tuple[str, ...]) -> Region:
         return GraphError(f"checkpointed region {nodes[0]}..{nodes[-1]}: {why}")
 
     first = graph.nodes[nodes[0]]
-    chain = nodes[1:] if first["op"] == "concat" else nodes
-    inputs = first["inputs"] if first["op"] == "concat" else first["inputs"][:1]
-    previous = nodes[0] if first["op"] == "concat" else None
+    chain = nodes[1:] if first.op == "concat" else nodes
+    inputs = first.inputs if first.op == "concat" else first.inputs[:1]
+    previous = nodes[0] if first.op == "concat" else None
     for node in chain:
         data = graph.nodes[node]
-        if OPS[data["op"]].module is None or len(data["inputs"]) != 1:
+        if OPS[data.op].module is None or len(data.inputs) != 1:
             raise refuse(f"{node} is not a single-input module op")
-        if previous is not None and data["inputs"][0] != previous:
+        if previous is not None and data.inputs[0] != previous:
             raise refuse(f"{node} does not read the op before it")
         previous = node
     inside = set(nodes)
     for node in nodes[:-1]:
         if not set(graph.succ[node]) <= inside:
             raise refuse(f"{node} is read outside the region; only its last op may be")
-    return Region(nodes, tuple(inputs), tuple(graph.nodes[n]["scope"] for n in chain))
+    return Region(nodes, tuple(inputs), tuple(graph.nodes[n].scope for n in chain))

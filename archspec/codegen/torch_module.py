@@ -51,10 +51,10 @@ def _may_overwrite(graph: nx.DiGraph, source: str, reader: str) -> bool:
     in one module (a module never writes over a tensor its caller handed it)."""
     data = graph.nodes[source]
     return (
-        data["op"] in _OVERWRITABLE
+        data.op in _OVERWRITABLE
         and graph.out_degree(source) == 1
         and source not in graph.graph["outputs"]
-        and parent(data["scope"]) == parent(graph.nodes[reader]["scope"])
+        and parent(data.scope) == parent(graph.nodes[reader].scope)
     )
 
 
@@ -62,7 +62,7 @@ def _inplace_ok(
     graph: nx.DiGraph, scope_nodes: list[str], checkpointed: dict[str, Any] | None = None
 ) -> bool:
     for node in scope_nodes:
-        source = graph.nodes[node]["inputs"][0]
+        source = graph.nodes[node].inputs[0]
         if not _may_overwrite(graph, source, node):
             return False
         # A checkpointed region keeps the tensors it reads to run again in backward: an
@@ -82,8 +82,8 @@ def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
     those modules (made on the meta device), by path."""
     uses: dict[str, list[str]] = {}
     for node, data in graph.nodes(data=True):
-        if OPS[data["op"]].module is not None:
-            uses.setdefault(data["scope"], []).append(node)
+        if OPS[data.op].module is not None:
+            uses.setdefault(data.scope, []).append(node)
 
     leaves: dict[str, nn.Module] = {}
     fx_graph = fx.Graph()
@@ -93,21 +93,21 @@ def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
     checkpointed = regions(graph)
     with torch.device("meta"):
         for node, data in graph.nodes(data=True):
-            op = data["op"]
+            op = data.op
             rule = OPS[op]
-            scope = data["scope"]
+            scope = data.scope
             if rule.module is not None and scope not in leaves:
-                in_shape = graph.nodes[data["inputs"][0]]["shape"]
+                in_shape = graph.nodes[data.inputs[0]].shape
                 inplace = _inplace_ok(graph, uses[scope], checkpointed)
-                leaves[scope] = rule.module(data["params"], inplace, in_shape)
+                leaves[scope] = rule.module(data.params, inplace, in_shape)
             region = checkpointed.get(node)
             if region is not None:  # one call computes the whole region, at its last op
                 if node == region.nodes[-1]:
                     env[node] = region.emit(fx_graph, env)
                     env[node].meta["archspec_node"] = node
-                    env[node].meta["archspec_scope"] = data["scope"]
+                    env[node].meta["archspec_scope"] = data.scope
                 continue
-            args = [env[i] for i in data["inputs"]]
+            args = [env[i] for i in data.inputs]
             if op == "input":
                 env[node] = fx_graph.placeholder("x")
             elif rule.module is not None:
@@ -116,20 +116,20 @@ def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
                 # A sum is in place like torchvision's `out += identity` when nothing else
                 # reads its first operand, and when that is no activation's output: ReLU,
                 # sigmoid and tanh keep their output for backward, so it must not change.
-                main = data["inputs"][0]
+                main = data.inputs[0]
                 in_place = (
                     op in ("add", "merge")
                     and _may_overwrite(graph, main, node)
-                    and graph.nodes[main]["op"] != "act"
+                    and graph.nodes[main].op != "act"
                 )
-                fn, call_args, kwargs = rule.call(data["params"], args, in_place)
+                fn, call_args, kwargs = rule.call(data.params, args, in_place)
                 env[node] = fx_graph.call_function(fn, call_args, kwargs)
             else:
-                raise GraphError(f"no torch lowering for op {op!r}", scope=data["scope"])
+                raise GraphError(f"no torch lowering for op {op!r}", scope=data.scope)
             # Which IR node an fx node computes, for backends that read the fx graph
             # (codegen/emit/ reads them).
             env[node].meta.setdefault("archspec_node", node)
-            env[node].meta["archspec_scope"] = data["scope"]
+            env[node].meta["archspec_scope"] = data.scope
     outputs = [env[node] for node in graph.graph["outputs"]]
     fx_graph.output(outputs if graph.graph.get("features") else outputs[0])
     return fx_graph, leaves
@@ -279,7 +279,7 @@ def _features_path(model: fx.GraphModule, graph: nx.DiGraph) -> tuple[str, ...]:
 def _classifier(graph: nx.DiGraph) -> str | None:
     """The module path of the final linear layer, if the network ends with one."""
     last = graph.nodes[graph.graph["outputs"][-1]]
-    return last["scope"] if last["op"] == "linear" and not graph.graph.get("features") else None
+    return last.scope if last.op == "linear" and not graph.graph.get("features") else None
 
 
 def _set_module(root: nn.Module, path: str, module: nn.Module) -> None:
@@ -301,22 +301,22 @@ def _initialize(model: nn.Module, graph: nx.DiGraph, seed: int | None) -> None:
     # A backbone is initialized in the order of the whole network, the layers it leaves
     # out included (made and dropped), so it gets the weights its classifier would.
     order = graph.graph.get("init_order") or [
-        (node, data, graph.nodes[data["inputs"][0]]["shape"] if data["inputs"] else ())
+        (node, data, graph.nodes[data.inputs[0]].shape if data.inputs else ())
         for node, data in graph.nodes(data=True)
     ]
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
         for node, data, in_shape in order:
-            rule = OPS[data["op"]]
-            if rule.module is None or data["call"]:
+            rule = OPS[data.op]
+            if rule.module is None or data.call:
                 continue
             if node in graph:
-                module = model.get_submodule(data["scope"])
+                module = model.get_submodule(data.scope)
             elif seed is None:
                 continue
             else:  # made on meta: a constructor's own init would draw numbers too
                 with torch.device("meta"):
-                    module = rule.module(data["params"], False, in_shape)
+                    module = rule.module(data.params, False, in_shape)
                 module = module.to_empty(device="cpu")
-            rule.init(module, data["params"], data.get("init") == "zero")
+            rule.init(module, data.params, data.init == "zero")

@@ -1,18 +1,11 @@
 """The builder block lowerings write through: one method per primitive op.
 
-Each call adds a node to a ``networkx.DiGraph`` with its op, op parameters, output
-shape and scope (the dotted module path it gets in the built model), checks shapes at
-once, and returns a :class:`Value` to feed the next op. Shape errors become a
-:class:`~archspec.errors.GraphError` that names the block and the shapes.
-
-Node attributes: ``op``, ``params`` (dict), ``scope`` (module path, e.g.
-``layer1.0.conv1``), ``shape`` (output, no batch dim), ``inputs`` (ordered input node
-ids), ``block`` and ``stage`` (the block and stage scopes it belongs to, ``""`` outside
-them), ``path`` (``main``, ``skip`` or ``gate``: which side of a residual it is on, or
-the gate of a gated one), ``init`` (optional init rule such as ``zero``), ``call``
-(0 for the first op of a module path, 1, 2 ... for later calls of the same
-parameter-free module, whose node ids end in ``#2``, ``#3`` ...). Edge attribute
-``role``: ``main``, ``skip`` or ``gate``.
+Each call adds a node to an :class:`~archspec.graph.records.IRGraph` (a networkx
+DiGraph) whose record (:class:`~archspec.graph.records.NodeRecord`) holds its op, op
+parameters, output shape and scope (the dotted module path it gets in the built model),
+checks shapes at once, and returns a :class:`Value` to feed the next op. Shape errors
+become a :class:`~archspec.errors.GraphError` that names the block and the shapes. Edge
+attributes: ``role`` (``main``, ``skip`` or ``gate``) and ``shape``.
 """
 
 from __future__ import annotations
@@ -26,7 +19,7 @@ import networkx as nx
 
 from archspec.errors import GraphError
 from archspec.graph.ops import OPS, Shape, ShapeMismatch
-from archspec.graph.records import BlockRecord, StageRecord
+from archspec.graph.records import BlockRecord, IRGraph, NodeRecord, StageRecord
 
 
 @dataclass(frozen=True)
@@ -45,7 +38,7 @@ class GraphBuilder:
     """Builds the graph IR; block lowerings call its op methods inside a scope."""
 
     def __init__(self, name: str, input_shape: Shape) -> None:
-        self.graph = nx.DiGraph(name=name, input_shape=tuple(input_shape), blocks=[], stages=[])
+        self.graph = IRGraph(name=name, input_shape=tuple(input_shape), blocks=[], stages=[])
         self._scope: list[str] = []
         self._path = "main"
         self._block = ""
@@ -198,12 +191,12 @@ class GraphBuilder:
             # would make two layers share one module (and its weights or its settings).
             first = graph._node[scope]
             if (
-                first["op"] != op
-                or first["params"] != params
+                first.op != op
+                or first.params != params
                 or OPS[op].params(params, [v.shape for v in inputs])
             ):
                 raise GraphError(
-                    f"{scope}: two layers would share this module path ({first['op']} and "
+                    f"{scope}: two layers would share this module path ({first.op} and "
                     f"{op} with settings of their own)",
                     scope=self._block or scope,
                 )
@@ -215,18 +208,18 @@ class GraphBuilder:
         # describe: _node, _succ, _pred), as add_node/add_edge would leave them: their
         # per-call checks were a third of lowering time, and sweeps lower thousands of
         # specs. Inputs are always nodes made here already, so nothing needs creating.
-        graph._node[node_id] = {
-            "op": op,
-            "params": params,
-            "scope": scope,
-            "shape": shape,
-            "inputs": tuple([v.node for v in inputs]),
-            "block": self._block,
-            "stage": self._stage,
-            "path": self._path,
-            "init": init,
-            "call": call,
-        }
+        graph._node[node_id] = NodeRecord(
+            op,
+            params,
+            scope,
+            shape,
+            tuple([v.node for v in inputs]),
+            self._block,
+            self._stage,
+            self._path,
+            init,
+            call,
+        )
         graph._succ[node_id] = {}
         preds = graph._pred[node_id] = {}
         for i, v in enumerate(inputs):

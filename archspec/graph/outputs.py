@@ -22,11 +22,9 @@ def _inside(scope: str, module: str) -> bool:
 def module_output(graph: nx.DiGraph, module: str) -> str:
     """The IR node whose value module ``module`` returns: a layer's last call, or the
     one value a container (stage, block, ``downsample``) passes out."""
-    members = [
-        n for n, d in graph.nodes(data=True) if d["op"] != "input" and _inside(d["scope"], module)
-    ]
+    members = [n for n, d in graph.nodes(data=True) if d.op != "input" and _inside(d.scope, module)]
     if not members:
-        paths = sorted({d["scope"].split(".")[0] for _, d in graph.nodes(data=True) if d["scope"]})
+        paths = sorted({d.scope.split(".")[0] for _, d in graph.nodes(data=True) if d.scope})
         raise GraphError(
             f"features: no module {module!r} in this network; top-level modules: "
             f"{', '.join(paths[:20])}"
@@ -34,7 +32,7 @@ def module_output(graph: nx.DiGraph, module: str) -> str:
     inside = set(members)
     final = graph.graph["output"]
     leaving = [n for n in members if n == final or any(s not in inside for s in graph.succ[n])]
-    if len(leaving) > 1 and any(graph.nodes[n]["scope"] != module for n in leaving):
+    if len(leaving) > 1 and any(graph.nodes[n].scope != module for n in leaving):
         raise GraphError(
             f"features: module {module!r} passes out {len(leaving)} values "
             f"({', '.join(leaving[:4])}); name one of its parts"
@@ -46,15 +44,15 @@ def default_points(graph: nx.DiGraph) -> list[str]:
     """timm's feature points: the stem's last op before its pools, each stage's output,
     the last replaced by the final norm's activation where there is one."""
     points: list[str] = []
-    stem = [n for n, d in graph.nodes(data=True) if d["stage"] == "stem"]
-    while stem and graph.nodes[stem[-1]]["op"] == "pool":
+    stem = [n for n, d in graph.nodes(data=True) if d.stage == "stem"]
+    while stem and graph.nodes[stem[-1]].op == "pool":
         stem.pop()
     if stem:
-        points.append(graph.nodes[stem[-1]]["scope"])
+        points.append(graph.nodes[stem[-1]].scope)
     points += [record.scope for record in graph.graph["stages"]]
     end = graph.graph["features_end"]
-    if graph.nodes[end]["stage"] == "head":  # a final norm and activation
-        points[-1] = graph.nodes[end]["scope"]
+    if graph.nodes[end].stage == "head":  # a final norm and activation
+        points[-1] = graph.nodes[end].scope
     return points
 
 
@@ -71,11 +69,11 @@ def reductions(graph: nx.DiGraph) -> dict[str, int]:
     size = shape[-1] if len(shape) > 1 else 1
     out: dict[str, int] = {}
     for node, data in graph.nodes(data=True):
-        before = min((out[i] for i in data["inputs"]), default=1)
-        if data["op"] == "global_pool":
+        before = min((out[i] for i in data.inputs), default=1)
+        if data.op == "global_pool":
             out[node] = max(before, size)
         else:
-            stride = data["params"].get("stride", 1)
+            stride = data.params.get("stride", 1)
             out[node] = before * int(stride if isinstance(stride, int) else stride[-1])
     return out
 
@@ -95,7 +93,7 @@ def select_features(graph: nx.DiGraph, features: bool | tuple[str, ...]) -> None
             )
     strides = reductions(graph)
     records = [
-        FeatureRecord(name, node, graph.nodes[node]["shape"][0], strides[node])
+        FeatureRecord(name, node, graph.nodes[node].shape[0], strides[node])
         for name, node in zip(names, nodes, strict=True)
     ]
     graph.graph["features"] = tuple(records)
@@ -109,16 +107,16 @@ def set_outputs(graph: nx.DiGraph, outputs: list[str]) -> None:
         needed |= nx.ancestors(graph, node)
     if len(needed) < graph.number_of_nodes():  # what initializes the weights in order
         graph.graph["init_order"] = [
-            (n, d, graph.nodes[d["inputs"][0]]["shape"] if d["inputs"] else ())
+            (n, d, graph.nodes[d.inputs[0]].shape if d.inputs else ())
             for n, d in graph.nodes(data=True)
         ]
     graph.remove_nodes_from([n for n in list(graph.nodes) if n not in needed])
     graph.graph["outputs"] = tuple(outputs)
     graph.graph["output"] = outputs[-1]
-    graph.graph["output_shape"] = graph.nodes[outputs[-1]]["shape"]
-    graph.graph["output_shapes"] = tuple(graph.nodes[n]["shape"] for n in outputs)
-    present = {d["block"] for _, d in graph.nodes(data=True)}
-    present |= {d["stage"] for _, d in graph.nodes(data=True)}
+    graph.graph["output_shape"] = graph.nodes[outputs[-1]].shape
+    graph.graph["output_shapes"] = tuple(graph.nodes[n].shape for n in outputs)
+    present = {d.block for _, d in graph.nodes(data=True)}
+    present |= {d.stage for _, d in graph.nodes(data=True)}
     for key in ("blocks", "stages"):
         graph.graph[key] = [r for r in graph.graph[key] if r.scope in present]
     regions = [[n for n in region if n in needed] for region in graph.graph.get("checkpoints", ())]

@@ -61,11 +61,11 @@ class Stats:
 def node_cost(graph: nx.DiGraph, node: str) -> tuple[int, int]:
     """(params, MACs) of one node."""
     data = graph.nodes[node]
-    rule = OPS[data["op"]]
-    ins = [graph.nodes[i]["shape"] for i in data["inputs"]]
-    if data["call"]:  # a second call of a module already counted
-        return 0, rule.macs(data["params"], ins, data["shape"])
-    return rule.params(data["params"], ins), rule.macs(data["params"], ins, data["shape"])
+    rule = OPS[data.op]
+    ins = [graph.nodes[i].shape for i in data.inputs]
+    if data.call:  # a second call of a module already counted
+        return 0, rule.macs(data.params, ins, data.shape)
+    return rule.params(data.params, ins), rule.macs(data.params, ins, data.shape)
 
 
 def graph_stats(graph: nx.DiGraph) -> Stats:
@@ -78,19 +78,19 @@ def graph_stats(graph: nx.DiGraph) -> Stats:
     nodes = dict(graph.nodes(data=True))
     evals = graph.graph.get("ode_evals", {})
     for data in nodes.values():
-        rule = OPS[data["op"]]
-        ins = [nodes[i]["shape"] for i in data["inputs"]]
-        m = rule.macs(data["params"], ins, data["shape"])
-        if evals and data["block"] in evals:  # an ODE branch runs once per evaluation
-            m *= evals[data["block"]] or 1
-        p = 0 if data["call"] else rule.params(data["params"], ins)
+        rule = OPS[data.op]
+        ins = [nodes[i].shape for i in data.inputs]
+        m = rule.macs(data.params, ins, data.shape)
+        if evals and data.block in evals:  # an ODE branch runs once per evaluation
+            m *= evals[data.block] or 1
+        p = 0 if data.call else rule.params(data.params, ins)
         params += p
         macs += m
-        if data["op"] != "input":
-            activations += prod(data["shape"])
-            if not OPS[data["op"]].counted:
-                uncounted.add(data["op"])
-        bucket = per_stage.setdefault(data["stage"] or "input", {"params": 0, "macs": 0})
+        if data.op != "input":
+            activations += prod(data.shape)
+            if not OPS[data.op].counted:
+                uncounted.add(data.op)
+        bucket = per_stage.setdefault(data.stage or "input", {"params": 0, "macs": 0})
         bucket["params"] += p
         bucket["macs"] += m
     return Stats(

@@ -28,7 +28,7 @@ def lower(spec: ArchSpec) -> nx.DiGraph:
     Example::
 
         graph = archspec.lower(archspec.load("resnet18"))
-        graph.nodes["layer1.0.conv1"]["shape"]   # (64, 56, 56)
+        graph.nodes["layer1.0.conv1"].shape   # (64, 56, 56)
     """
     g = GraphBuilder(spec.name, spec.input.shape)
     g.total_blocks = sum(cfg.depth for cfg in spec.blocks)
@@ -169,7 +169,7 @@ def _free(g: GraphBuilder, name: str) -> str:
     """``name``, or ``name_2``, ``name_3`` ... if a top-level module has it already: two
     layers with parameters or settings of their own must never share one module (two
     norms, two pools of different sizes, the stem's max pool and a global max pool)."""
-    taken = {d["scope"] for _, d in g.graph.nodes(data=True)}
+    taken = {d.scope for _, d in g.graph.nodes(data=True)}
     if name not in taken:
         return name
     k = 2

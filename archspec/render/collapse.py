@@ -51,17 +51,17 @@ def block_signature(graph: nx.DiGraph, scope: str, members: tuple[str, ...]) -> 
         sources = tuple(
             (_relative(u, scope), graph.edges[u, node].get("role"))
             if u in inside
-            else ("<in>", graph.nodes[u]["shape"], graph.edges[u, node].get("role"))
-            for u in data["inputs"]
+            else ("<in>", graph.nodes[u].shape, graph.edges[u, node].get("role"))
+            for u in data.inputs
         )
         signature.append(
             (
                 _relative(node, scope),
-                data["op"],
-                repr(sorted(data["params"].items())),
-                data["shape"],
-                data.get("init"),
-                data["path"],
+                data.op,
+                repr(sorted(data.params.items())),
+                data.shape,
+                data.init,
+                data.path,
                 sources,
             )
         )
@@ -72,8 +72,8 @@ def block_members(graph: nx.DiGraph) -> dict[str, tuple[str, ...]]:
     """Each block's nodes, in graph order, by block scope."""
     members: dict[str, list[str]] = {}
     for node, data in graph.nodes(data=True):
-        if data["block"]:
-            members.setdefault(data["block"], []).append(node)
+        if data.block:
+            members.setdefault(data.block, []).append(node)
     return {scope: tuple(nodes) for scope, nodes in members.items()}
 
 

@@ -74,19 +74,19 @@ def _info(graph: nx.DiGraph, node: ViewNode, members: list[str]) -> dict[str, An
         p, c = node_cost(graph, m)
         params, macs = params + p, macs + c
     ins = dict.fromkeys(
-        shape_text(graph.nodes[u]["shape"])
+        shape_text(graph.nodes[u].shape)
         for m in members
-        for u in graph.nodes[m]["inputs"]
+        for u in graph.nodes[m].inputs
         if u not in inside
     )
     outs = [m for m in members if any(v not in inside for v in graph.successors(m))] or members[-1:]
-    scopes = [graph.nodes[m]["scope"] for m in members]
+    scopes = [graph.nodes[m].scope for m in members]
     module = scopes[0] if len(scopes) == 1 else f"{scopes[0]} … {scopes[-1]} ({len(scopes)} ops)"
     rows = [
         ["module", module],
         ["op", node.label.replace("\n", " · ")],
         ["input", ", ".join(ins) or "-"],
-        ["output", ", ".join(dict.fromkeys(shape_text(graph.nodes[m]["shape"]) for m in outs))],
+        ["output", ", ".join(dict.fromkeys(shape_text(graph.nodes[m].shape) for m in outs))],
         ["params", _fmt(params)],
         ["MACs", _fmt(macs)],
     ]
@@ -153,7 +153,12 @@ def _add(page: _Page, title: str, kind: str, view: View, members_of: dict[str, l
     for node in view.nodes:
         members = members_of.get(node.id, [])
         info = _info(page.graph, node, members) if members else {"rows": [["", node.label]]}
-        page.nodes[page.ids[(vi, node.id)]] = {**info, "view": vi, "key": node.id}
+        page.nodes[page.ids[(vi, node.id)]] = {
+            **info,
+            "view": vi,
+            "key": node.id,
+            "part": node.part,
+        }
     return vi
 
 
@@ -169,8 +174,8 @@ def _cut(graph: nx.DiGraph, nodes: list[str]) -> tuple[list[str], str]:
     if len(nodes) <= MAX_UNIT_NODES:
         return nodes, ""
     kept = nodes[:MAX_UNIT_NODES]
-    split = graph.nodes[nodes[len(kept)]]["block"]  # the block the cut would run through
-    while len(kept) > 1 and split and graph.nodes[kept[-1]]["block"] == split:
+    split = graph.nodes[nodes[len(kept)]].block  # the block the cut would run through
+    while len(kept) > 1 and split and graph.nodes[kept[-1]].block == split:
         kept.pop()
     kept = kept or nodes[:1]
     return kept, f"showing the first {len(kept):,} of {len(nodes):,} ops"
@@ -215,9 +220,9 @@ def page_data(graph: nx.DiGraph, detail: str = "block") -> dict[str, Any]:
     # stretch of ops (stem, head) into its layers.
     for info in page.nodes.values():
         kind = page.views[info["view"]]["kind"]
-        key = info.pop("key")
+        key, part = info.pop("key"), info.pop("part")
         if kind == "level":
-            target = run_view.get(key, part_view.get(key.split("#")[0]))
+            target = run_view.get(key, part_view.get(part))
             if target is not None:
                 info["expand"] = target
     for cid, info in page.clusters.items():
@@ -232,8 +237,8 @@ def page_data(graph: nx.DiGraph, detail: str = "block") -> dict[str, Any]:
         for node in parts[part]:
             nid = page.ids.get((vi, node))
             if nid is not None:
-                page.index.append((graph.nodes[node]["scope"], vi, nid))
-        blocks = [graph.nodes[n]["block"] for n in parts[part] if graph.nodes[n]["block"]]
+                page.index.append((graph.nodes[node].scope, vi, nid))
+        blocks = [graph.nodes[n].block for n in parts[part] if graph.nodes[n].block]
         page.index.extend((b, vi, "") for b in dict.fromkeys(blocks))
         page.index.append((part, vi, ""))
     page.index.sort(key=lambda e: e[0])

@@ -50,11 +50,7 @@ def block_skip_kind(
     # What the skip path computes: its single-input ops (a gated merge's carry side sits
     # on the skip path too, but merges two inputs).
     via = _via(
-        [
-            nodes[n]["op"]
-            for n in members
-            if nodes[n]["path"] == "skip" and len(nodes[n]["inputs"]) == 1
-        ]
+        [nodes[n].op for n in members if nodes[n].path == "skip" and len(nodes[n].inputs) == 1]
     )
     skip_edges = any(
         data.get("role") in ("skip", "gate")
@@ -62,7 +58,7 @@ def block_skip_kind(
         for _, _, data in graph.in_edges(n, data=True)
     )
     concatenates = any(
-        nodes[n]["op"] == "concat" and any(u not in inside for u in graph.predecessors(n))
+        nodes[n].op == "concat" and any(u not in inside for u in graph.predecessors(n))
         for n in members
     )
     setting = record.skip
@@ -78,8 +74,8 @@ def skip_kinds(graph: nx.DiGraph) -> dict[str, SkipKind | None]:
     """Every block's skip kind, by block scope."""
     members: dict[str, list[str]] = {}
     for node, data in graph.nodes(data=True):
-        if data["block"]:
-            members.setdefault(data["block"], []).append(node)
+        if data.block:
+            members.setdefault(data.block, []).append(node)
     return {
         record.scope: block_skip_kind(graph, record, members.get(record.scope, []))
         for record in graph.graph["blocks"]
@@ -96,10 +92,10 @@ def edge_kind(graph: nx.DiGraph, tail: str, head: str, kinds: dict[str, SkipKind
         return "gate"
     # Inputs a concat takes from outside its block (or any, for a concat outside
     # blocks) are the reused features of dense connectivity.
-    outside = graph.nodes[tail]["block"] != dst["block"] or not dst["block"]
-    if dst["op"] == "concat" and (role == "skip" or outside):
+    outside = graph.nodes[tail].block != dst.block or not dst.block
+    if dst.op == "concat" and (role == "skip" or outside):
         return "concatenation"
-    if role == "skip" or dst["path"] == "skip":
-        kind = kinds.get(dst["block"])
+    if role == "skip" or dst.path == "skip":
+        kind = kinds.get(dst.block)
         return kind.style if kind is not None else "identity"
     return "main"

@@ -39,6 +39,9 @@ class ViewNode:
     attrs: style.Attrs
     cluster: tuple[str, ...] = ()  # enclosing clusters, outermost first
     tooltip: str = ""
+    # The part of the network (stage, stem, head) a node of ops outside blocks stands
+    # for: a stretch's id is unique (``stem``, ``graph#2``) but its part is not.
+    part: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ def _outputs_text(stats: Stats) -> str:
 def _feature_outputs(graph: nx.DiGraph, view: View) -> None:
     """A backbone's outputs, each drawn as an output node off the node computing it."""
     for i, feature in enumerate(graph.graph.get("features", ())):
-        shape = shape_text(graph.nodes[feature.node]["shape"])
+        shape = shape_text(graph.nodes[feature.node].shape)
         node = f"output {i}: {feature.module}"
         label = f"output {i}: {feature.module}\n{shape} · reduction {feature.reduction}"
         view.nodes.append(ViewNode(node, label, style.op_attrs("input"), (), node))
@@ -165,7 +168,7 @@ def _stage_records(graph: nx.DiGraph) -> dict[str, dict]:
 
 def _part(data: dict) -> str:
     """The part of the network a node belongs to: a stage scope, a section, or input."""
-    return data["stage"] or ("input" if data["op"] == "input" else "")
+    return data.stage or ("input" if data.op == "input" else "")
 
 
 def _stage_title(record: dict) -> str:
@@ -176,7 +179,7 @@ def _stage_title(record: dict) -> str:
 
 
 def _ops_text(graph: nx.DiGraph, nodes: Iterable[str]) -> str:
-    texts = [op_text(graph.nodes[n]["op"], graph.nodes[n]["params"]) for n in nodes]
+    texts = [op_text(graph.nodes[n].op, graph.nodes[n].params) for n in nodes]
     texts = [t for t in texts if t != "+"]
     if len(texts) > _MAX_OPS_IN_LABEL:
         more = len(texts) - _MAX_OPS_IN_LABEL + 1
@@ -217,20 +220,20 @@ def layer_view(graph: nx.DiGraph) -> View:
             view.clusters.setdefault(
                 cluster, _stage_title(stages[part]) if part in stages else part
             )
-            if data["block"]:
-                cluster = (part, data["block"])
-                kind = blocks[data["block"]].kind if data["block"] in blocks else ""
-                view.clusters.setdefault(cluster, f"{data['block']} ({kind})")
-        text = op_text(data["op"], data["params"])
-        if data["op"] in _MERGE_OPS:
-            label = text if data["op"] != "concat" else "∥"
-        elif data["op"] == "input":
-            label = f"input\n{shape_text(data['shape'])}"
+            if data.block:
+                cluster = (part, data.block)
+                kind = blocks[data.block].kind if data.block in blocks else ""
+                view.clusters.setdefault(cluster, f"{data.block} ({kind})")
+        text = op_text(data.op, data.params)
+        if data.op in _MERGE_OPS:
+            label = text if data.op != "concat" else "∥"
+        elif data.op == "input":
+            label = f"input\n{shape_text(data.shape)}"
         else:
-            leaf = data["scope"][len(data["block"]) + 1 :] if data["block"] else data["scope"]
+            leaf = data.scope[len(data.block) + 1 :] if data.block else data.scope
             label = leaf if leaf == text else f"{leaf}\n{text}"
-        tooltip = f"{data['scope']}: {text} → {shape_text(data['shape'])}"
-        view.nodes.append(ViewNode(node, label, style.op_attrs(data["op"]), cluster, tooltip))
+        tooltip = f"{data.scope}: {text} → {shape_text(data.shape)}"
+        view.nodes.append(ViewNode(node, label, style.op_attrs(data.op), cluster, tooltip))
     kinds = skip_kinds(graph)
     view.owner = {n: n for n in graph.nodes}
     view.edges = _edges(graph, view.owner, kinds, beside=False)
@@ -242,9 +245,9 @@ def _run_label(graph: nx.DiGraph, run: BlockRun, kind: SkipKind | None) -> str:
     title = run.first if count == 1 else f"{run.first}–{run.last.rsplit('.', 1)[-1]}  ×{count}"
     first = run.members[0]
     convs = [
-        conv_text(graph.nodes[n]["params"])
+        conv_text(graph.nodes[n].params)
         for n in first
-        if graph.nodes[n]["op"] == "conv" and graph.nodes[n]["path"] == "main"
+        if graph.nodes[n].op == "conv" and graph.nodes[n].path == "main"
     ]
     body = " · ".join(convs) if convs else f"{len(first)} ops"
     lines = [title, f"{run.blocks[0].kind}: {body}"]
@@ -264,8 +267,8 @@ def block_view(graph: nx.DiGraph) -> View:
     previous = ""
     counts: dict[str, int] = {}
     for node, data in graph.nodes(data=True):
-        if data["block"]:
-            owner[node] = run_of_block[data["block"]]
+        if data.block:
+            owner[node] = run_of_block[data.block]
             previous = ""
             continue
         part = _part(data) or "graph"
@@ -294,16 +297,15 @@ def block_view(graph: nx.DiGraph) -> View:
                 attrs["peripheries"] = "2"
             label = _run_label(graph, run, kind)
             tooltip = ", ".join(b.scope for b in run.blocks)
-        elif data["op"] == "input":
+        elif data.op == "input":
             attrs = style.op_attrs("input")
-            label = f"input\n{shape_text(data['shape'])}"
+            label = f"input\n{shape_text(data.shape)}"
             tooltip = "input"
         else:
             attrs = dict(style.SECTION)
-            name = key.split("#")[0]
-            label = f"{name}\n{_ops_text(graph, stretches[key])}"
-            tooltip = ", ".join(graph.nodes[n]["scope"] for n in stretches[key])
-        view.nodes.append(ViewNode(key, label, attrs, cluster, tooltip))
+            label = f"{part or 'graph'}\n{_ops_text(graph, stretches[key])}"
+            tooltip = ", ".join(graph.nodes[n].scope for n in stretches[key])
+        view.nodes.append(ViewNode(key, label, attrs, cluster, tooltip, part or "graph"))
     view.edges = _edges(graph, owner, kinds, beside=True)
     view.owner = owner
     return view
@@ -327,7 +329,7 @@ def stage_view(graph: nx.DiGraph) -> View:
         numbers = f"{cost['params']:,} params · {_si(cost['macs'])}MACs"
         if part == "input":
             view.nodes.append(
-                ViewNode(part, f"input\n{shape_text(first['shape'])}", style.op_attrs("input"))
+                ViewNode(part, f"input\n{shape_text(first.shape)}", style.op_attrs("input"))
             )
             continue
         if part in stages:
@@ -339,7 +341,7 @@ def stage_view(graph: nx.DiGraph) -> View:
         else:
             label = f"{part}\n{_ops_text(graph, nodes)}\n{numbers}"
             attrs = dict(style.SECTION)
-        view.nodes.append(ViewNode(part, label, attrs, (), part))
+        view.nodes.append(ViewNode(part, label, attrs, (), part, part))
     view.edges = _edges(graph, owner, kinds, beside=True)
     view.owner = owner
     return view

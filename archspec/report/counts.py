@@ -33,15 +33,15 @@ from archspec.graph.ops import OPS
 
 
 def _node_params(graph: nx.DiGraph, data: dict) -> int:
-    ins = [graph.nodes[i]["shape"] for i in data["inputs"]]
-    return OPS[data["op"]].params(data["params"], ins)
+    ins = [graph.nodes[i].shape for i in data.inputs]
+    return OPS[data.op].params(data.params, ins)
 
 
 def is_weighted_layer(graph: nx.DiGraph, node: str) -> bool:
     """A layer that counts towards depth: an op inside the MAC convention that has
     weights (convolutions and linear layers; the "50" of ResNet-50)."""
     data = graph.nodes[node]
-    return OPS[data["op"]].counted and _node_params(graph, data) > 0
+    return OPS[data.op].counted and _node_params(graph, data) > 0
 
 
 def network_depth(graph: nx.DiGraph) -> int:
@@ -59,7 +59,7 @@ def uncounted_ops(graph: nx.DiGraph) -> dict[str, int]:
     """Op kinds that do arithmetic outside the MAC convention (norms, activations,
     pools, adds, ...), with how many of each the graph has: reports list them rather
     than let them pass as zero."""
-    found = Counter(data["op"] for _, data in graph.nodes(data=True) if not OPS[data["op"]].counted)
+    found = Counter(data.op for _, data in graph.nodes(data=True) if not OPS[data.op].counted)
     return dict(sorted(found.items()))
 
 
@@ -77,9 +77,9 @@ def torchinfo_mult_adds(graph: nx.DiGraph, batch: int = 1) -> int:
         params = _node_params(graph, data)
         if not params:
             continue
-        calls = (evals.get(data["block"]) or 1) if evals else 1
-        if data["op"] == "conv":
-            total += calls * params * batch * prod(data["shape"][1:])
+        calls = (evals.get(data.block) or 1) if evals else 1
+        if data.op == "conv":
+            total += calls * params * batch * prod(data.shape[1:])
         else:
             total += calls * params * batch
     return total

@@ -125,8 +125,8 @@ def _stage_parts(graph: nx.DiGraph, batch: int) -> tuple[StagePart, ...]:
     per_stage = graph_stats(graph).per_stage
     last_shape: dict[str, tuple[int, ...]] = {}
     for _, data in graph.nodes(data=True):
-        if data["stage"]:
-            last_shape[data["stage"]] = data["shape"]
+        if data.stage:
+            last_shape[data.stage] = data.shape
     return tuple(
         StagePart(
             name=name,
@@ -164,7 +164,7 @@ def summarize(
                 "module": f.module,
                 "channels": f.channels,
                 "reduction": f.reduction,
-                "output_size": [batch, *graph.nodes[f.node]["shape"]],
+                "output_size": [batch, *graph.nodes[f.node].shape],
             }
             for f in stats.features
         ),
@@ -204,7 +204,7 @@ def _run_torchinfo(
         try:
             if device == "cpu":  # a real forward pass: the input and activations are real
                 check_memory(
-                    tensor_bytes(*(d["shape"] for _, d in graph.nodes(data=True))) * batch,
+                    tensor_bytes(*(d.shape for _, d in graph.nodes(data=True))) * batch,
                     "torchinfo's forward pass on the CPU",
                 )
         except ArchSpecError as exc:

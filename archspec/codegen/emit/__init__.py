@@ -41,11 +41,11 @@ __all__ = ["EmitError", "emit_python"]
 def _leaf_sources(graph: nx.DiGraph) -> dict[str, tuple[str, dict[str, Any], tuple[int, ...]]]:
     out = {}
     for _, data in graph.nodes(data=True):
-        if OPS[data["op"]].module is not None and not data["call"]:
-            out[data["scope"]] = (
-                data["op"],
-                data["params"],
-                graph.nodes[data["inputs"][0]]["shape"],
+        if OPS[data.op].module is not None and not data.call:
+            out[data.scope] = (
+                data.op,
+                data.params,
+                graph.nodes[data.inputs[0]].shape,
             )
     return out
 
