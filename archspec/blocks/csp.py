@@ -18,10 +18,11 @@ with b = round(width·block_ratio) and m = round(b·bottle_ratio). Module paths 
 timm's inside each stage (``layer1.conv_exp.conv``, ``layer1.blocks.0.conv1.conv``); the
 stem, the stages (``layer1`` for timm's ``stages.0``) and the head keep archspec's names.
 
-Parameters (norm: batch) of a stage from c channels, with d = c (c' = width with
-``down_growth``) where strided and d = c otherwise, h = e/2:
-9·c·d/groups + 2·d (strided only) + d·e + 2·e, per block h·m + 9·m·m/groups + m·b +
-2·(m + m + b) (plus the skip's where h differs from b), b·h + 2·h, and e·width + 2·width.
+Parameters (norm: batch) of a stage from c channels, with h = e/2 and d the channels
+conv_down gives (c; the width with ``down_growth``; c where the stage does not stride):
+9·c·d/groups + 2·d (strided stages only) + d·e + 2·e (conv_exp), per block h·m +
+9·m·m/groups + m·b + 2·(m + m + b) (plus the skip's where h differs from b), b·h + 2·h
+(conv_transition_b) and e·width + 2·width (conv_transition).
 """
 
 from __future__ import annotations
