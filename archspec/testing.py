@@ -199,8 +199,10 @@ def check_block_type(name: str, *, size: int | list[int] | None = None, **settin
         model = archspec.build(spec, seed=0)
         params = sum(p.numel() for p in model.parameters())
         assert params == archspec.stats(spec).params, (where, params, archspec.stats(spec).params)
-        classes = {type(m).__name__ for p, m in model.named_modules() if p.count(".") == 1}
-        assert block_type.module_class in classes, (where, block_type.module_class, classes)
+        # Each block's module, wherever its stage holds it (layer1.0, layer1.blocks.0).
+        scopes = [record.scope for record in graph.graph["blocks"]]
+        classes = {type(model.get_submodule(scope)).__name__ for scope in scopes}
+        assert classes == {block_type.module_class}, (where, block_type.module_class, classes)
         shape = (size, size) if isinstance(size, int) else tuple(size)
         x = torch.randn(2, 3, *shape, generator=torch.Generator().manual_seed(0))
         assert_ir_shapes(graph, model, x)

@@ -16,7 +16,7 @@ from archspec.blocks.skips import DOWNSAMPLES, SKIPS
 PAGES = sorted((Path(__file__).resolve().parent.parent / "docs" / "blocks").glob("*.md"))
 FENCE = re.compile(r"```yaml\n(.*?)```", re.S)
 ROW = re.compile(r"^\| `([\w.-]+)` \| ([\d,]+) \| ([\d,]+) \|$", re.M)
-BUILT_IN = ("basic", "bottleneck", "preact", "resnext", "dense", "highway", "video")
+BUILT_IN = ("basic", "bottleneck", "preact", "resnext", "dense", "highway", "video", "csp")
 
 
 def _specs(text: str) -> dict[str, archspec.ArchSpec]:

@@ -57,11 +57,22 @@ def test_a_dense_stage_indexes_its_layers() -> None:
     assert stage[-1] is stage[1] is stage._modules["1"]
 
 
+def test_a_cross_stage_partial_stage_indexes_its_blocks() -> None:
+    model = archspec.build("cspresnet50", device="meta")
+    stage = model.layer2  # its blocks sit in stage.blocks, between conv_exp and the transitions
+    assert type(stage).__name__ == "CspStage" and len(stage) == 3
+    assert [type(b).__name__ for b in stage] == ["BottleneckBlock"] * 3
+    assert stage[-1] is stage[2] is stage.blocks[2]
+
+
 @pytest.mark.parametrize("name", sorted(blocks()))
 def test_every_block_type_gets_a_class_of_its_own(name: str) -> None:
-    model = archspec.build(spec_of(tiny_spec(name)), device="meta")
-    classes = {type(m).__name__ for path, m in model.named_modules() if path.count(".") == 1}
-    assert blocks()[name].module_class in classes
+    spec = spec_of(tiny_spec(name))
+    model = archspec.build(spec, device="meta")
+    # Each block's module, wherever its stage holds it (layer1.0, or layer1.blocks.0).
+    scopes = [record.scope for record in archspec.lower(spec).graph["blocks"]]
+    classes = {type(model.get_submodule(scope)).__name__ for scope in scopes}
+    assert classes == {blocks()[name].module_class}
 
 
 def test_hooks_fire_once_per_call_on_blocks_and_stages(resnet18: nn.Module) -> None:

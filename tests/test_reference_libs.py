@@ -1,7 +1,7 @@
 """Presets against the libraries they reproduce, installed for the tests: every preset
 torchvision or timm defines has its parameter count to the parameter, its MACs (half of
 torch.utils.flop_counter's FLOPs on the library's model), loads the
-library's weights (by name, DenseNet through port_state_dict) and computes the same
+library's weights (by name; DenseNet and CSPResNet through port_state_dict) and computes the same
 outputs with them."""
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ TIMM = [
     "skresnext50_32x4d",
     "resnest14d",
     "resnest50d",
+    "cspresnet50",
 ]
 # Small ones also run with the library's (randomized) weights loaded; all are counted.
 RUN = {
@@ -58,6 +59,7 @@ RUN = {
     "skresnet18",
     "skresnext50_32x4d",
     "resnest14d",
+    "cspresnet50",
 }
 
 
@@ -68,7 +70,9 @@ def _reference(name: str) -> torch.nn.Module:
 
 
 def _load(model: torch.nn.Module, reference: torch.nn.Module, name: str) -> None:
-    if name.startswith("densenet"):  # other module names: paired by structure
+    # Other module names (timm's CspNet: stem.conv1.conv, stages.0, head.fc): paired by
+    # structure.
+    if name.startswith(("densenet", "cspresnet")):
         archspec.port_state_dict(model, reference.state_dict())
     else:
         model.load_state_dict(reference.state_dict(), strict=True)
@@ -214,3 +218,21 @@ def test_a_dilated_resnest14d_has_timms_convs() -> None:
             ), name
     pools = {n for n, m in model.named_modules() if n.endswith(("avd_last", "avd_first"))}
     assert pools == {"layer2.0.avd_last"}
+def test_cspresnet50_has_timms_names_inside_its_stages() -> None:
+    # Only the network's top-level names differ from timm's (archspec's stem and head,
+    # `layer1` for `stages.0`): every tensor pairs with the one of timm's name.
+    with torch.device("meta"):
+        reference = _reference("cspresnet50")
+    model = archspec.build("cspresnet50", device="meta")
+    mapping = archspec.port_state_dict(model, reference.state_dict())
+    top = {"conv1": "stem.conv1.conv", "bn1": "stem.conv1.bn", "fc": "head.fc"}
+
+    def timm_name(key: str) -> str:
+        head, rest = key.split(".", 1)
+        if head.startswith("layer"):
+            return f"stages.{int(head[5:]) - 1}.{rest}"
+        return f"{top[head]}.{rest}"
+
+    assert mapping == {key: timm_name(key) for key in mapping}
+    assert len(mapping) == len(reference.state_dict())
+    assert [type(m).__name__ for m in model.layer1] == ["BottleneckBlock"] * 3

@@ -3,6 +3,7 @@
 from archspec.blocks import (  # noqa: F401  (they register themselves)
     basic,
     bottleneck,
+    csp,
     dense,
     highway,
     preact,

@@ -122,11 +122,18 @@ class Generated(fx.GraphModule):
 
 class Stage(Generated):
     """A stage whose blocks are not a plain chain (a dense stage feeds each layer every
-    earlier map, and may start with a transition): its blocks index as an
+    earlier map, and may start with a transition; a cross-stage partial stage runs its
+    ``blocks`` on half its channels): its blocks index as an
     ``nn.Sequential``'s do, ``stage[0]`` .. ``stage[-1]``, and iterate in order."""
 
     def _blocks(self) -> list[nn.Module]:
-        return [m for name, m in self._modules.items() if name.isdigit() and m is not None]
+        found = [m for name, m in self._modules.items() if name.isdigit() and m is not None]
+        inner = self._modules.get("blocks")
+        if not found and isinstance(inner, nn.Sequential):
+            # A stage with ops around its chain of blocks (a cross-stage partial stage
+            # holds them as ``blocks``, as timm's CspNet does).
+            return list(inner)
+        return found
 
     def __getitem__(self, i: int) -> nn.Module:
         return self._blocks()[i]
