@@ -6,6 +6,7 @@ from archspec.blocks import (  # noqa: F401  (they register themselves)
     dense,
     highway,
     preact,
+    regnet,
     resnext,
     selective_kernel,
     sk_bottleneck,
