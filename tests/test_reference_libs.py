@@ -1,8 +1,8 @@
 """Presets against the libraries they reproduce, installed for the tests: every preset
 torchvision or timm defines has its parameter count to the parameter, its MACs (half of
 torch.utils.flop_counter's FLOPs on the library's model), loads the
-library's weights (by name, DenseNet through port_state_dict) and computes the same
-outputs with them."""
+library's weights (by name; DenseNet and RegNet through port_state_dict) and computes
+the same outputs with them."""
 
 from __future__ import annotations
 
@@ -35,8 +35,17 @@ TORCHVISION = [
     "densenet121",
     "densenet169",
     "densenet201",
+    "regnet_y_400mf",
 ]
-TIMM = ["resnet50d", "seresnet50", "resnet50_gn", "ecaresnet50d", "skresnet18", "skresnext50_32x4d"]
+TIMM = [
+    "resnet50d",
+    "seresnet50",
+    "resnet50_gn",
+    "ecaresnet50d",
+    "skresnet18",
+    "skresnext50_32x4d",
+    "regnety_004",
+]
 # Small ones also run with the library's (randomized) weights loaded; all are counted.
 RUN = {
     "resnet18",
@@ -48,17 +57,29 @@ RUN = {
     "ecaresnet50d",
     "skresnet18",
     "skresnext50_32x4d",
+    "regnety_004",
+    "regnet_y_400mf",
 }
+# Presets whose stem, stage and block paths are archspec's while the library's differ:
+# their checkpoints load through port_state_dict (by path endings, order and shapes).
+PORTED = ("densenet", "regnet")
 
 
 def _reference(name: str) -> torch.nn.Module:
     if name in TIMM:
         return reference_libs.timm().create_model(name, pretrained=False)
-    return getattr(reference_libs.torchvision().models, name)()
+    build = getattr(reference_libs.torchvision().models, name)
+    if name.startswith("regnet_"):
+        # torchvision derives RegNet's widths from tensors it reads back, which the meta
+        # device cannot: built on the CPU, then moved where the caller builds.
+        device = torch.get_default_device()
+        with torch.device("cpu"):
+            return build().to(device)
+    return build()
 
 
 def _load(model: torch.nn.Module, reference: torch.nn.Module, name: str) -> None:
-    if name.startswith("densenet"):  # other module names: paired by structure
+    if name.startswith(PORTED):  # other module names: paired by structure
         archspec.port_state_dict(model, reference.state_dict())
     else:
         model.load_state_dict(reference.state_dict(), strict=True)
@@ -148,3 +169,24 @@ def test_a_dilated_resnet18_is_timms_output_stride_8() -> None:
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
+
+
+def test_regnet_stages_are_the_librarys() -> None:
+    # RegNetY-400MF's design-space parameters (Radosavovic et al. 2020), as both
+    # libraries' builders take them, give the stages their models have.
+    from archspec.blocks.regnet import regnet_stages
+
+    with torch.device("meta"):
+        timm_model = _reference("regnety_004")
+        tv_model = _reference("regnet_y_400mf")
+    timm_stages = [
+        (info["num_chs"], len(list(timm_model.get_submodule(info["module"]).children())))
+        for info in timm_model.feature_info[1:]
+    ]
+    tv_stages = [
+        (stage[0].f.c[0].out_channels, len(stage)) for stage in tv_model.trunk_output.children()
+    ]
+    stages = regnet_stages(w0=48, wa=27.89, wm=2.09, depth=16, group_width=8)
+    assert stages == timm_stages == tv_stages
+    spec = archspec.load("regnety_004")
+    assert [(cfg.width, cfg.depth) for cfg in spec.blocks] == stages
