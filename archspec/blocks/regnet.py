@@ -8,8 +8,8 @@ RegNetY a squeeze-excitation between its 3x3 conv and its last 1x1 conv::
 ``width`` is the block's output channels w; its inner width is i = round(w · bottle_ratio)
 (1 in the paper's RegNets, so i = w), cut into i / group_width groups. The SE's squeezed
 width comes from the block's input channels c_in, not from i (the paper's and both
-libraries' choice), and its activation is the block's. ``se_ratio: null`` makes the
-block RegNetX's. Parameters (norm: batch), with s = round(se_ratio · c_in):
+libraries' choice), and its activation is the block's. Without ``se_ratio`` (the
+default) the block is RegNetX's. Parameters (norm: batch), with s = round(se_ratio · c_in):
 c_in·i + 2i + 9·i·group_width + 2i + (2·i·s + s + i) + i·w + 2w, plus the skip's
 (c_in·w + 2w for a projection).
 
@@ -54,9 +54,10 @@ class RegNetConfig(BlockConfig):
     bottle_ratio: Annotated[float, Field(gt=0.0, le=64.0, allow_inf_nan=False)] = 1.0
     """The inner width (of the 1x1 and 3x3 convs) is round(width × bottle_ratio) (the
     paper's b; 1 in every RegNet of the paper)."""
-    se_ratio: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = 0.25
+    se_ratio: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
     """RegNetY's squeeze-excitation after the 3x3 conv, squeezed to round(se_ratio × the
-    block's input channels), not of its inner width; null: no SE (RegNetX)."""
+    block's input channels), not of its inner width (the paper's 0.25); null: no SE, a
+    RegNetX block."""
 
     @model_validator(mode="after")
     def _groups_divide(self) -> RegNetConfig:
@@ -143,7 +144,7 @@ register(
         "regnet",
         RegNetConfig,
         lower,
-        "bottleneck of fixed group width, SE from the block's input (RegNetY)",
+        "bottleneck of fixed group width (RegNetX); se_ratio: SE from the block input (RegNetY)",
         class_name="RegNetBottleneck",
     )
 )
