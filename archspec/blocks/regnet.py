@@ -2,8 +2,8 @@
 ResNeXt bottleneck with a fixed group width instead of a fixed cardinality, and in
 RegNetY a squeeze-excitation between its 3x3 conv and its last 1x1 conv::
 
-    conv1 1x1 - bn - relu - conv2 3x3, groups i / group_width (stride) - bn - relu
-    - se (squeezed to round(se_ratio · c_in)) - conv3 1x1 - bn - (+ skip) - relu
+    f.a 1x1 - bn - relu - f.b 3x3, groups i / group_width (stride) - bn - relu
+    - f.se (squeezed to round(se_ratio · c_in)) - f.c 1x1 - bn - (+ skip) - relu
 
 ``width`` is the block's output channels w; its inner width is i = round(w · bottle_ratio)
 (1 in the paper's RegNets, so i = w), cut into i / group_width groups. The SE's squeezed
