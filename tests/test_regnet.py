@@ -59,5 +59,6 @@ def test_groups_come_from_the_group_width() -> None:
     cfg = RegNetConfig(depth=1, width=104, group_width=8)
     assert (cfg.inner_width(), cfg.conv_groups()) == (104, 13)
     assert RegNetConfig(depth=1, width=48, bottle_ratio=0.5, group_width=8).inner_width() == 24
+    assert RegNetConfig(depth=1, width=12).conv_groups() == 12  # by default depthwise
     with pytest.raises(SpecError, match="do not divide into groups of 16"):
         spec_of(tiny_spec("regnet", extra={"group_width": 16, "bottle_ratio": 0.75}))

@@ -48,9 +48,11 @@ if TYPE_CHECKING:
 
 class RegNetConfig(BlockConfig):
     block: Literal["regnet"] = "regnet"
-    group_width: Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)] = 8
-    """Channels of each group of the 3x3 conv (the paper's g): the conv has
-    inner width / group_width groups, so the inner width must divide by it."""
+    group_width: Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)] = 1
+    """Channels of each group of the 3x3 conv (the paper's g): the conv has inner width /
+    group_width groups, so the inner width must divide by it. 1 (the default, which fits
+    any width) makes the 3x3 conv depthwise; the paper's RegNets set 8 to 528 (8 in
+    RegNetY-400MF)."""
     bottle_ratio: Annotated[float, Field(gt=0.0, le=64.0, allow_inf_nan=False)] = 1.0
     """The inner width (of the 1x1 and 3x3 convs) is round(width × bottle_ratio) (the
     paper's b; 1 in every RegNet of the paper)."""
