@@ -130,3 +130,26 @@ def test_missing_modules_are_named() -> None:
     missing = {k.rsplit(".", 1)[0] for k, _ in info.value.missing}
     assert missing == {"layer1.2.conv1", "layer1.2.bn1", "layer1.2.conv2", "layer1.2.bn2"}
     assert info.value.unexpected == () and info.value.mismatched == ()
+
+
+def test_a_module_elsewhere_in_the_order_pairs_by_its_path_ending() -> None:
+    # torchvision's RegNet registers each block's projection before its branch, timm's
+    # and archspec's after it: shapes and order alone cannot place a moved module, the
+    # ending of its path (downsample.0) can.
+    spec = from_data(
+        {
+            "name": "t",
+            "input": {"size": 16},
+            "stem": "cifar",
+            "defaults": {"block": "basic"},
+            "stages": [{"depth": 1, "width": 16}, {"depth": 2, "width": 32, "stride": 2}],
+            "head": {"classes": 3},
+        }
+    )
+    source = archspec.build(spec, seed=1).state_dict()
+    moved = {f"net.{k}": v for k, v in source.items() if ".downsample." in k}
+    moved.update({f"net.{k}": v for k, v in source.items() if ".downsample." not in k})
+    model = archspec.build(spec, seed=0)
+    mapping = archspec.port_state_dict(model, moved)
+    assert mapping["layer2.0.downsample.0.weight"] == "net.layer2.0.downsample.0.weight"
+    assert all(torch.equal(model.state_dict()[k], source[k]) for k in source)

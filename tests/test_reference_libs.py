@@ -1,8 +1,8 @@
 """Presets against the libraries they reproduce, installed for the tests: every preset
 torchvision or timm defines has its parameter count to the parameter, its MACs (half of
 torch.utils.flop_counter's FLOPs on the library's model), loads the
-library's weights (by name; DenseNet and CSPResNet through port_state_dict) and computes the same
-outputs with them."""
+library's weights (by name; DenseNet, RegNet and CSPResNet through port_state_dict) and
+computes the same outputs with them."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ TORCHVISION = [
     "densenet121",
     "densenet169",
     "densenet201",
+    "regnet_y_400mf",
 ]
 TIMM = [
     "resnet50d",
@@ -46,6 +47,7 @@ TIMM = [
     "resnest14d",
     "resnest50d",
     "cspresnet50",
+    "regnety_004",
 ]
 # Small ones also run with the library's (randomized) weights loaded; all are counted.
 RUN = {
@@ -60,19 +62,30 @@ RUN = {
     "skresnext50_32x4d",
     "resnest14d",
     "cspresnet50",
+    "regnety_004",
+    "regnet_y_400mf",
 }
+# Presets whose stem, stage and block paths are archspec's while the library's differ
+# (timm's CspNet: stem.conv1.conv, stages.0, head.fc):
+# their checkpoints load through port_state_dict (by path endings, order and shapes).
+PORTED = ("densenet", "regnet", "cspresnet")
 
 
 def _reference(name: str) -> torch.nn.Module:
     if name in TIMM:
         return reference_libs.timm().create_model(name, pretrained=False)
-    return getattr(reference_libs.torchvision().models, name)()
+    build = getattr(reference_libs.torchvision().models, name)
+    if name.startswith("regnet_"):
+        # torchvision derives RegNet's widths from tensors it reads back, which the meta
+        # device cannot: built on the CPU, then moved where the caller builds.
+        device = torch.get_default_device()
+        with torch.device("cpu"):
+            return build().to(device)
+    return build()
 
 
 def _load(model: torch.nn.Module, reference: torch.nn.Module, name: str) -> None:
-    # Other module names (timm's CspNet: stem.conv1.conv, stages.0, head.fc): paired by
-    # structure.
-    if name.startswith(("densenet", "cspresnet")):
+    if name.startswith(PORTED):  # other module names: paired by structure
         archspec.port_state_dict(model, reference.state_dict())
     else:
         model.load_state_dict(reference.state_dict(), strict=True)
@@ -218,6 +231,8 @@ def test_a_dilated_resnest14d_has_timms_convs() -> None:
             ), name
     pools = {n for n, m in model.named_modules() if n.endswith(("avd_last", "avd_first"))}
     assert pools == {"layer2.0.avd_last"}
+
+
 def test_cspresnet50_has_timms_names_inside_its_stages() -> None:
     # Only the network's top-level names differ from timm's (archspec's stem and head,
     # `layer1` for `stages.0`): every tensor pairs with the one of timm's name.
@@ -236,3 +251,24 @@ def test_cspresnet50_has_timms_names_inside_its_stages() -> None:
     assert mapping == {key: timm_name(key) for key in mapping}
     assert len(mapping) == len(reference.state_dict())
     assert [type(m).__name__ for m in model.layer1] == ["BottleneckBlock"] * 3
+
+
+def test_regnet_stages_are_the_librarys() -> None:
+    # RegNetY-400MF's design-space parameters (Radosavovic et al. 2020), as both
+    # libraries' builders take them, give the stages their models have.
+    from archspec.blocks.regnet import regnet_stages
+
+    with torch.device("meta"):
+        timm_model = _reference("regnety_004")
+        tv_model = _reference("regnet_y_400mf")
+    timm_stages = [
+        (info["num_chs"], len(list(timm_model.get_submodule(info["module"]).children())))
+        for info in timm_model.feature_info[1:]
+    ]
+    tv_stages = [
+        (stage[0].f.c[0].out_channels, len(stage)) for stage in tv_model.trunk_output.children()
+    ]
+    stages = regnet_stages(w0=48, wa=27.89, wm=2.09, depth=16, group_width=8)
+    assert stages == timm_stages == tv_stages
+    spec = archspec.load("regnety_004")
+    assert [(cfg.width, cfg.depth) for cfg in spec.blocks] == stages

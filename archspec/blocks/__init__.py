@@ -7,6 +7,7 @@ from archspec.blocks import (  # noqa: F401  (they register themselves)
     dense,
     highway,
     preact,
+    regnet,
     resnest,
     resnext,
     selective_kernel,

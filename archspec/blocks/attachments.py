@@ -5,7 +5,7 @@ through it gets them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archspec.blocks.base import BlockConfig
 from archspec.blocks.eca import efficient_channel_attention
@@ -14,18 +14,30 @@ if TYPE_CHECKING:
     from archspec.graph.builder import GraphBuilder, Value
 
 
-def squeeze_excite(g: GraphBuilder, x: Value, reduction: int) -> Value:
+def squeeze_excite(
+    g: GraphBuilder,
+    x: Value,
+    reduction: int = 16,
+    *,
+    squeezed: int | None = None,
+    act: Any = "relu",
+) -> Value:
     """Hu et al. 2018: pool each channel to one value, squeeze to channels/reduction with
     a 1x1 conv and ReLU, expand back, and scale ``x`` by the sigmoid of that.
+
+    ``squeezed`` sets the squeezed width itself, where a block derives it from something
+    other than ``x`` (RegNetY: a quarter of the block's input channels), and ``act`` the
+    activation between the two convs (the block's own, in RegNet).
 
     Parameters: 2·c·(c/r) + c/r + c (two 1x1 convs with bias). The modules are named
     ``se.fc1`` and ``se.fc2`` as in torchvision's and timm's SE blocks.
     """
-    squeezed = max(1, x.channels // reduction)
+    if squeezed is None:
+        squeezed = max(1, x.channels // reduction)
     with g.scope("se"):
         s = g.global_pool(x, "avg", name="pool")
         s = g.conv(s, squeezed, 1, padding=0, bias=True, name="fc1")
-        s = g.act(s, "relu", name="relu")
+        s = g.act(s, act, name="relu" if getattr(act, "kind", act) == "relu" else "act")
         s = g.conv(s, x.channels, 1, padding=0, bias=True, name="fc2")
         s = g.act(s, "sigmoid", name="sigmoid")
         return g.op("scale", "scale", [x, s], roles=["main", "gate"])

@@ -5,6 +5,7 @@ not by name, and anything that does not pair up is reported exactly."""
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Mapping
 
 import torch
@@ -51,26 +52,76 @@ def _shape(shape: Shape) -> str:
     return "(" + ", ".join(map(str, shape)) + ")"
 
 
+def _tail(prefix: str) -> str:
+    """The last two names of a module's path: ``f.a`` of ``layer2.0.f.a``."""
+    return ".".join(prefix.split(".")[-2:])
+
+
+def _pair_by_tail(
+    mine: list[Module], theirs: list[Module], mapping: dict[str, str]
+) -> tuple[list[Module], list[Module]]:
+    """Pair the modules whose paths end alike and that hold the same shapes into
+    ``mapping``, aligned in order, then those left over that are the only one of their
+    path ending and shapes on each side; return the modules of each side left unpaired,
+    in order.
+
+    Names that agree are the surest guide where a module sits elsewhere in the other
+    model's order (torchvision's RegNet registers a block's projection before its
+    branch, timm's and archspec's after it), since shapes alone cannot tell a moved
+    projection from the branch's first 1x1 conv of the same shape."""
+    keys_mine = [(leaves, _tail(prefix)) for prefix, leaves in mine]
+    keys_theirs = [(leaves, _tail(prefix)) for prefix, leaves in theirs]
+    matcher = difflib.SequenceMatcher(None, keys_mine, keys_theirs, autojunk=False)
+    pairs = [
+        (i, j)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        if tag == "equal"
+        for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+    ]
+    paired_mine = {i for i, _ in pairs}
+    paired_theirs = {j for _, j in pairs}
+    left_mine = Counter(k for i, k in enumerate(keys_mine) if i not in paired_mine)
+    left_theirs = Counter(k for j, k in enumerate(keys_theirs) if j not in paired_theirs)
+    where = {k: j for j, k in enumerate(keys_theirs) if j not in paired_theirs}
+    for i, key in enumerate(keys_mine):
+        if i not in paired_mine and left_mine[key] == 1 and left_theirs[key] == 1:
+            pairs.append((i, where[key]))
+            paired_mine.add(i)
+            paired_theirs.add(where[key])
+    for i, j in pairs:
+        for leaf, _ in mine[i][1]:
+            mapping[_key(mine[i][0], leaf)] = _key(theirs[j][0], leaf)
+    return (
+        [m for i, m in enumerate(mine) if i not in paired_mine],
+        [m for j, m in enumerate(theirs) if j not in paired_theirs],
+    )
+
+
 def pair_state_dicts(
     ours: Mapping[str, torch.Tensor], foreign: Mapping[str, torch.Tensor]
 ) -> dict[str, str]:
-    """Pair each of our keys with a foreign key, by module order and shapes.
+    """Pair each of our keys with a foreign key, by module names, order and shapes.
 
-    Modules (the tensors sharing a key prefix) are aligned as two sequences of
-    (leaf names, shapes) with :class:`difflib.SequenceMatcher`, so one extra or missing
-    module shows up as exactly that rather than shifting everything after it. Running
-    batch counts (``num_batches_tracked``) are left out when the checkpoint has none,
-    as older checkpoints do. Raises :class:`~archspec.errors.PortError` listing every
-    tensor that does not pair up. Where two layers hold the very same shapes, which of
-    them pairs with a foreign layer is decided by order alone.
+    Modules (the tensors sharing a key prefix) whose paths end in the same two names
+    (``f.a`` of ``layer2.0.f.a`` and of ``trunk_output.block2.block2-0.f.a``) and hold
+    the same shapes pair first: aligned in order, and out of order where a module is
+    the only one of its path ending and shapes on each side. The rest are aligned as two
+    sequences of (leaf names, shapes) with :class:`difflib.SequenceMatcher`, so one extra
+    or missing module shows up as exactly that rather than shifting everything after
+    it. Running batch counts (``num_batches_tracked``) are left out when the
+    checkpoint has none, as older checkpoints do. Raises
+    :class:`~archspec.errors.PortError` listing every tensor that does not pair up.
+    Where two layers hold the very same shapes, which of them pairs with a foreign
+    layer is decided by order alone.
     """
     has_batches = any(k.rsplit(".", 1)[-1] == _BATCHES for k in foreign)
     skip_leaf = None if has_batches else _BATCHES
     mine, theirs = _modules(ours, skip_leaf), _modules(foreign, skip_leaf)
+    mapping: dict[str, str] = {}
+    mine, theirs = _pair_by_tail(mine, theirs, mapping)
     matcher = difflib.SequenceMatcher(
         None, [m[1] for m in mine], [m[1] for m in theirs], autojunk=False
     )
-    mapping: dict[str, str] = {}
     missing: list[tuple[str, Shape]] = []
     unexpected: list[tuple[str, Shape]] = []
     mismatched: list[tuple[str, Shape, str, Shape]] = []
@@ -101,6 +152,7 @@ def pair_state_dicts(
                         mapping[mine_key] = their_key
                     else:
                         mismatched.append((mine_key, shape_a, their_key, shape_b))
+    mapping = {k: mapping[k] for k in ours if k in mapping}  # in the model's order
     if missing or unexpected or mismatched:
         parts = []
         if mismatched:
