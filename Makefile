@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_stats.py
 	$(BIN)/python benchmarks/bench_scaling.py
 	$(BIN)/python benchmarks/bench_ranks.py
+	$(BIN)/python benchmarks/bench_ode.py
 
 # About five minutes: densenet121 training steps with and without memory_efficient.
 bench-densenet: $(STAMP)

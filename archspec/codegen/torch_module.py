@@ -213,16 +213,9 @@ def _ode_stages(model: nn.Module, graph: nx.DiGraph) -> None:
         if record.ode is None:
             continue
         stage = model.get_submodule(record.scope)
-        ode = record.ode
         new = OdeStage(
             stage.get_submodule("func"),
-            solver=ode.solver,
-            steps=ode.steps,
-            t=ode.t,
-            rtol=ode.rtol,
-            atol=ode.atol,
-            adjoint=ode.adjoint,
-            time_channel=ode.time_channel,
+            **record.ode.solver_settings(),
             first=getattr(stage, "0", None),
         )
         _set_module(model, record.scope, new)

@@ -11,7 +11,7 @@ model solves the ODE with torchdiffeq. Example::
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -58,6 +58,11 @@ class OdeSpec(SpecModel):
     @property
     def adaptive(self) -> bool:
         return self.solver in ADAPTIVE
+
+    def solver_settings(self) -> dict[str, Any]:
+        """Every setting, by field name: what the graph's ``ode`` op records and the
+        built stage (archspec.nn.ode.OdeStage) takes, from this one place."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
 
     def evaluations(self) -> int | None:
         """Branch evaluations per forward: known for fixed grids, None for adaptive."""
