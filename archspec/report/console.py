@@ -106,7 +106,7 @@ def _wrapped_table(
             cell.rjust(w) if name in right else cell.ljust(w)
             for name, cell, w in zip(columns[:-1], row[:-1], widths, strict=False)
         ]
-        parts = textwrap.wrap(row[-1], room, break_on_hyphens=False) or [""]
+        parts = textwrap.wrap(row[-1], room, break_on_hyphens=False, break_long_words=False) or [""]
         lines.append(("  ".join([*head, parts[0]])).rstrip())
         lines.extend(" " * indent + part for part in parts[1:])
     return "\n".join(lines) + "\n"

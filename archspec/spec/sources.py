@@ -133,7 +133,7 @@ def no_such_spec(text: str) -> str:
     close = difflib.get_close_matches(text, presets(), n=3, cutoff=0.6)
     if close:
         return f"no such file or preset; did you mean {' or '.join(map(repr, close))}?"
-    return f"no such file or preset; presets: {', '.join(presets())}"
+    return f"no such file or preset ({len(presets())} presets: `archspec list` shows them)"
 
 
 def locate(spec: str | Path) -> tuple[Path, str]:
