@@ -8,6 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -373,3 +374,21 @@ def test_built_models_pickle(block: str) -> None:
     again.train()
     again(x).sum().backward()
     assert all(p.grad is not None for p in again.parameters())
+
+
+def test_a_preset_is_validated_once_and_again_when_its_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archspec.spec.presets as shipped
+
+    (tmp_path / "resnet18.yaml").write_text((shipped.preset_dir() / "resnet18.yaml").read_text())
+    monkeypatch.setattr(shipped, "preset_dir", lambda: tmp_path)
+    first = archspec.load("resnet18")
+    assert archspec.load("resnet18") is first  # frozen, so shared
+    assert archspec.load("resnet18", {"stages.0.depth": 3}) is not first
+    edited = tmp_path / "resnet18.yaml"
+    text = edited.read_text()
+    edited.write_text(text.replace("description: ResNet-18", "description: edited ResNet-18"))
+    os.utime(edited, ns=(1, 1))
+    again = archspec.load("resnet18")
+    assert again is not first and again.description.startswith("edited")

@@ -266,13 +266,36 @@ def load_with_files(
             file="<argument>",
         )
     path, display = locate(spec)
+    preset = display.startswith("preset:")
+    if preset and not overrides:
+        return _shipped(path, display)
     # A preset is shipped text and extends presets only; a file the user named may
     # extend files in its own directory (archspec/spec/sources.py has the rule).
-    root = None if display.startswith("preset:") else path.parent
+    root = None if preset else path.parent
     doc = resolve(read_file(path, display), Origin(path, root, (str(path.resolve()),)))
     if overrides:
         apply_overrides(doc, overrides)
     return validate(doc), tuple(doc.files)
+
+
+# Validated presets, by file: a spec is frozen, so one object can serve every caller, and
+# loading a preset again (a build in a loop, a sweep's base) skips parsing and validation.
+# Each entry keeps the (mtime, size) of every file it read, so an edited file is read anew.
+_PRESETS: dict[Path, tuple[tuple[tuple[int, int], ...], ArchSpec, tuple[Path, ...]]] = {}
+
+
+def _stamps(files: Sequence[Path]) -> tuple[tuple[int, int], ...]:
+    return tuple((s.st_mtime_ns, s.st_size) for s in (f.stat() for f in files))
+
+
+def _shipped(path: Path, display: str) -> tuple[ArchSpec, tuple[Path, ...]]:
+    hit = _PRESETS.get(path)
+    if hit is not None and _stamps(hit[2]) == hit[0]:
+        return hit[1], hit[2]
+    doc = resolve(read_file(path, display), Origin(path, None, (str(path.resolve()),)))
+    spec, files = validate(doc), tuple(doc.files)
+    _PRESETS[path] = (_stamps(files), spec, files)
+    return spec, files
 
 
 def load_text(
