@@ -119,3 +119,30 @@ def test_labels_show_the_dilation() -> None:
     params = graph.nodes["layer4.1.conv2"]["params"]
     assert OPS["conv"].label(params) == "conv 3×3, 512, dilation 4"
     assert conv_text(params) == "3×3 512 d4"
+
+
+@pytest.mark.parametrize("size", [[32], [16, 16], [4, 8, 8]], ids=["1d", "2d", "3d"])
+def test_a_dilated_avg_down_skip_pools_at_stride_1_keeping_the_size(size: list[int]) -> None:
+    from test_build_outputs import run_emitted
+
+    from archspec.nn import AvgPoolSame
+
+    data = _dilated("bottleneck")
+    data["input"]["size"] = size
+    data["defaults"]["downsample"] = "avgproj"
+    data["stages"][-1]["width"] = 128  # new channels: the dilated stage's skip projects
+    spec = spec_of(data)
+    model = archspec.build(spec, seed=0).eval()
+    pool = model.get_submodule("layer3.0.downsample.0")
+    assert isinstance(pool, AvgPoolSame)
+    x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
+    assert_ir_shapes(archspec.lower(spec), model, x)
+    # torch's own pool over the map zero-padded at each axis's end: the size stays.
+    inner = torch.randn(2, 4, *size)
+    padded = torch.nn.functional.pad(inner, [0, 1] * len(size))
+    expected = getattr(torch.nn, f"AvgPool{len(size)}d")(2, stride=1)(padded)
+    assert expected.shape == inner.shape
+    torch.testing.assert_close(pool(inner), expected)
+    emitted = run_emitted(archspec.emit_python(spec), spec, model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(emitted(x), model(x), rtol=0, atol=0)

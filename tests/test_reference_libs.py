@@ -211,10 +211,27 @@ def test_resnest_variants_are_timms(name: str) -> None:
     assert archspec.stats(spec).macs == _macs(meta)
 
 
+@pytest.mark.parametrize("name", ["resnet50d", "resnest14d"])
+def test_a_dilated_avg_down_net_is_timms_output_stride_8(name: str) -> None:
+    # The avg-down skip of a dilated stage still pools, 2x2 at stride 1 over the map
+    # padded at its end (timm's AvgPool2dSame), so the outputs are timm's too.
+    reference = reference_libs.timm().create_model(name, output_stride=8).eval()
+    _randomize(reference, seed=1)
+    spec = archspec.load(name).override({"output_stride": 8})
+    model = archspec.build(spec, seed=0).eval()
+    assert n_params(model) == n_params(reference) == archspec.stats(spec).params
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
+    with torch.device("meta"):
+        meta = reference_libs.timm().create_model(name, output_stride=8).eval()
+    assert archspec.stats(spec).macs == _macs(meta)
+
+
 def test_a_dilated_resnest14d_has_timms_convs() -> None:
     # Output stride 8: the strides of layer3 and layer4 become dilation, and their blocks
-    # have no avd pool. (Outputs differ: timm's dilated avg-down skip pools 2x2 at stride
-    # 1, archspec's avgproj does not pool there; resnet50d differs the same way.)
+    # have no avd pool.
     reference = reference_libs.timm().create_model("resnest14d", output_stride=8)
     spec = archspec.load("resnest14d").override({"output_stride": 8})
     model = archspec.build(spec, seed=0)

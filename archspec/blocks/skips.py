@@ -50,9 +50,15 @@ def projection(
 def avgproj(g: GraphBuilder, cfg: BlockConfig, x: Value, out_channels: int, stride: int) -> Value:
     """ResNet-D (He et al. 2019, "Bag of Tricks"): average-pool by the stride, then a 1x1
     conv and norm, so the skip reads every pixel rather than one in stride² (modules
-    ``downsample.0`` pool, ``.1`` conv, ``.2`` norm, as timm's ResNet-D)."""
+    ``downsample.0`` pool, ``.1`` conv, ``.2`` norm, as timm's ResNet-D). In a dilated
+    stage, whose stride became dilation, the pool stays as timm keeps it: 2x2 at stride
+    1 over the map padded by one zero row and column at the end ("same" size)."""
     with g.path("skip"):
-        if strided(stride):
+        if not strided(stride) and g.dilation[1] > 1:
+            x = g.op(
+                "pool", "downsample.0", [x], kind="avg", kernel=2, stride=1, padding=0, pad_end=1
+            )
+        elif strided(stride):
             x = g.op(
                 "pool",
                 "downsample.0",

@@ -6,10 +6,11 @@ source into a standalone file as it is.
 """
 
 from archspec.nn.attention import ChannelConv, SelectiveFuse, channel_part
-from archspec.nn.layers import DropPath, Gate, PadShortcut, Scale
+from archspec.nn.layers import AvgPoolSame, DropPath, Gate, PadShortcut, Scale
 from archspec.nn.norms import ChannelLayerNorm, FrozenBatchNorm
 
 __all__ = [
+    "AvgPoolSame",
     "ChannelConv",
     "ChannelLayerNorm",
     "DropPath",

@@ -1,5 +1,6 @@
 """Layers torch.nn lacks: the pad skip, the gate of highway and sparse skips, the
-channel scale of squeeze-excitation, and stochastic depth. Every one works at any rank."""
+channel scale of squeeze-excitation, stochastic depth, and the "same" average pool of a
+dilated ResNet-D skip. Every one works at any rank."""
 
 from __future__ import annotations
 
@@ -90,3 +91,24 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p:.4g}"
+
+
+class AvgPoolSame(nn.Module):
+    """An average pool at stride 1 over the map padded with ``pad_end`` zeros at the end
+    of each axis, the zeros counted in the average, so the size stays: what timm's
+    ResNet-D skip (AvgPool2dSame) does in a stage whose stride became dilation."""
+
+    def __init__(self, kernel_size: int, rank: int = 2, pad_end: int = 1) -> None:
+        super().__init__()
+        self.kernel_size, self.rank, self.pad_end = kernel_size, rank, pad_end
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pad(x, [0, self.pad_end] * self.rank)
+        if self.rank == 1:
+            return F.avg_pool1d(x, self.kernel_size, 1)
+        if self.rank == 2:
+            return F.avg_pool2d(x, self.kernel_size, 1)
+        return F.avg_pool3d(x, self.kernel_size, 1)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, rank={self.rank}, pad_end={self.pad_end}"

@@ -38,6 +38,9 @@ def _shape(p: Params, ins: Sequence[Shape]) -> Shape:
             "axis at least its kernel, padding or not"
         )
     rule = ceil_out_size if p.get("ceil") else out_size
+    # pad_end: zeros after each axis's end, averaged like pixels (a "same" pool at stride
+    # 1: timm's dilated ResNet-D skip pools 2x2 over the map padded by one).
+    sizes = [n + p.get("pad_end", 0) for n in sizes]
     return sized((c, *map(rule, sizes, kernel, stride, padding)), "pool", "downsampling")
 
 
@@ -48,6 +51,8 @@ def _class(p: Params) -> str:
 def _module(p: Params, inplace: bool, in_shape: Shape) -> Any:
     # ceil: a window cut by the border still makes an output (ResNet-D's pooled skip on
     # odd sizes), so the pool matches the strided conv beside it.
+    if p.get("pad_end"):
+        return _same_module(p, inplace, in_shape)
     return nd(_class(p), in_shape)(
         square(p["kernel"]),
         stride=square(p["stride"]),
@@ -56,12 +61,20 @@ def _module(p: Params, inplace: bool, in_shape: Shape) -> Any:
     )
 
 
+def _same_module(p: Params, inplace: bool, in_shape: Shape) -> Any:
+    from archspec.nn import AvgPoolSame
+
+    return AvgPoolSame(p["kernel"], len(in_shape) - 1, p["pad_end"])
+
+
 def _source(p: Params, in_shape: Shape, args: Sequence[str], inplace: bool) -> str:
     parts = [f"kernel_size={square(p['kernel'])}", f"stride={square(p['stride'])}"]
     if square(p["padding"]) != 0:
         parts.append(f"padding={square(p['padding'])}")
     if p.get("ceil"):
         parts.append("ceil_mode=True")
+    if p.get("pad_end"):
+        return f"AvgPoolSame({p['kernel']}, {len(in_shape) - 1}, {p['pad_end']})"
     return f"nn.{_class(p)}{len(in_shape) - 1}d({', '.join(parts)})"
 
 
@@ -69,7 +82,10 @@ POOL = Op(
     shape=_shape,
     module=_module,
     source=_source,
-    label=lambda p: f"{p['kind']} pool {axes_text(p['kernel'])}{stride_text(p)}",
+    label=lambda p: (
+        f"{p['kind']} pool {axes_text(p['kernel'])}{stride_text(p)}"
+        + (" same" if p.get("pad_end") else "")
+    ),
     style=_STYLE,
 )
 
