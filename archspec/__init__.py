@@ -25,10 +25,10 @@ from archspec.spec.presets import presets
 from archspec.sweep import grid, sample, stats_many
 
 if TYPE_CHECKING:
-    import networkx as nx
     import torch
 
     from archspec.analysis.gradflow import GradFlow
+    from archspec.graph.records import IRGraph
 
 __all__ = [
     "ArchSpec",
@@ -63,7 +63,7 @@ SpecLike = str | Path | ArchSpec
 Overrides = Mapping[str, Any] | Sequence[str] | None
 
 
-def lower(spec: SpecLike, overrides: Overrides = None) -> nx.DiGraph:
+def lower(spec: SpecLike, overrides: Overrides = None) -> IRGraph:
     """The graph IR of a spec (preset name, path or ArchSpec): a ``networkx.DiGraph``
     of primitive ops, every shape inferred.
 
@@ -75,10 +75,10 @@ def lower(spec: SpecLike, overrides: Overrides = None) -> nx.DiGraph:
     return _lowered(load(spec, overrides), spec, overrides)
 
 
-def _lowered(loaded: ArchSpec, spec: SpecLike, overrides: Overrides = None) -> nx.DiGraph:
+def _lowered(loaded: ArchSpec, spec: SpecLike, overrides: Overrides = None) -> IRGraph:
     """Lower ``loaded`` (``spec`` with ``overrides``); a GraphError in a stage says where
     that stage is written."""
-    from archspec.lower import lower as _lower
+    from archspec.lowering import lower as _lower
     from archspec.spec.load import with_stage_line
 
     try:

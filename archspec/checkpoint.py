@@ -103,7 +103,7 @@ def _check_fits(state: dict[str, torch.Tensor], spec: ArchSpec) -> None:
     """An ArchSpecError unless ``state`` is what ``spec``'s model holds, with data: a
     checkpoint that could not be loaded back is refused when saved, not when read."""
     from archspec.codegen.torch_module import build_module
-    from archspec.lower import lower
+    from archspec.lowering import lower
 
     if any(t.is_meta for t in state.values()):
         raise ArchSpecError("the model is on the meta device: it has no weights to save")
@@ -217,7 +217,7 @@ def load_state(
         model = load_state(checkpoint.spec, checkpoint.state_dict, "resnet50.pt")
     """
     from archspec.codegen.torch_module import build_module
-    from archspec.lower import lower
+    from archspec.lowering import lower
 
     # Built on meta and given the loaded tensors: no time or memory goes into initial
     # weights that would be overwritten at once.

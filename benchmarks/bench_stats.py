@@ -43,7 +43,7 @@ from typing import Any
 
 import archspec
 from archspec.graph.stats import graph_stats
-from archspec.lower import lower
+from archspec.lowering import lower
 from archspec.sweep import Choice, IntRange, Space
 
 TARGET = 500.0  # specs per second on one core

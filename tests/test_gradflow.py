@@ -21,7 +21,7 @@ from archspec.analysis.gradflow_plot import FORMATS, plot_gradflow
 from archspec.blocks import blocks
 from archspec.blocks.skips import SKIPS
 from archspec.cli import main
-from archspec.lower import lower
+from archspec.lowering import lower
 from archspec.spec.load import from_data
 
 SMALL = {"input_size": 16, "batch": 4, "seed": 0}

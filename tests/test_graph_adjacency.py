@@ -17,7 +17,7 @@ from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
 from archspec.errors import SpecError
 from archspec.graph.records import NodeRecord
-from archspec.lower import lower
+from archspec.lowering import lower
 
 NODE_KEYS = {"op", "params", "scope", "shape", "inputs", "block", "stage", "path", "init", "call"}
 

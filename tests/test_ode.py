@@ -1,4 +1,4 @@
-"""ODE stages (archspec/spec/ode.py, lower/ode.py, nn/ode.py): the spec errors, the
+"""ODE stages (archspec/spec/ode.py, lowering/ode.py, nn/ode.py): the spec errors, the
 honest costs, and the numbers: N shared-weight residual blocks are N Euler steps."""
 
 from __future__ import annotations
@@ -302,3 +302,16 @@ def test_time_channel_refusals() -> None:
     grouped = tiny({"time_channel": True}, block="resnext", groups=2, base_width=2, width=4)
     with pytest.raises(ArchSpecError, match="grouped conv"):
         archspec.lower(grouped)
+
+
+def test_every_ode_setting_reaches_the_built_stage() -> None:
+    # OdeSpec.solver_settings() is handed to OdeStage as keywords: a new setting must be
+    # one of its parameters (and every parameter but the modules a setting).
+    import inspect
+
+    from archspec.nn.ode import OdeStage
+    from archspec.spec.ode import OdeSpec
+
+    params = inspect.signature(OdeStage.__init__).parameters
+    keywords = {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(OdeSpec().solver_settings()) == keywords - {"first"}

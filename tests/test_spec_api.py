@@ -22,7 +22,7 @@ from spec_strategies import block_options, spec_data
 import archspec
 from archspec.blocks import blocks
 from archspec.blocks.skips import DOWNSAMPLES, SKIPS
-from archspec.lower import lower
+from archspec.lowering import lower
 from archspec.spec.load import from_data
 from archspec.spec.parts import NAMED_STEM_WIDTH, VIDEO_STEMS
 
@@ -240,7 +240,7 @@ def test_arch_id_sees_a_named_stem_width_as_lowering_does(stem: str) -> None:
     other = implied.override({"stem": {"type": stem, "width": NAMED_STEM_WIDTH[stem] + 8}})
     assert implied.arch_id == written.arch_id != other.arch_id
     same = nx.utils.graphs_equal(lower(implied), lower(written))
-    assert same, "lower/network.py and NAMED_STEM_WIDTH disagree"
+    assert same, "lowering/network.py and NAMED_STEM_WIDTH disagree"
 
 
 def same_network(a: nx.DiGraph, b: nx.DiGraph) -> bool:
@@ -384,11 +384,17 @@ def test_a_preset_is_validated_once_and_again_when_its_file_changes(
     (tmp_path / "resnet18.yaml").write_text((shipped.preset_dir() / "resnet18.yaml").read_text())
     monkeypatch.setattr(shipped, "preset_dir", lambda: tmp_path)
     first = archspec.load("resnet18")
-    assert archspec.load("resnet18") is first  # frozen, so shared
-    assert archspec.load("resnet18", {"stages.0.depth": 3}) is not first
+    second = archspec.load("resnet18")
+    assert second == first and second is not first and second.stages is first.stages
+    object.__setattr__(second, "_blocks", ())  # what a caller does to its copy stays there
+    assert archspec.load("resnet18").blocks == first.blocks
+    assert archspec.load("resnet18", {"stages.0.depth": 3}) != first
     edited = tmp_path / "resnet18.yaml"
     text = edited.read_text()
     edited.write_text(text.replace("description: ResNet-18", "description: edited ResNet-18"))
     os.utime(edited, ns=(1, 1))
     again = archspec.load("resnet18")
-    assert again is not first and again.description.startswith("edited")
+    assert again.description.startswith("edited")
+    edited.unlink()
+    with pytest.raises(archspec.SpecError):
+        archspec.load("resnet18")

@@ -27,7 +27,7 @@ from torch import nn
 from archspec.arguments import check_int, check_memory, check_seed
 from archspec.codegen.torch_module import build_module
 from archspec.errors import ArchSpecError, GraphError, shown
-from archspec.lower import lower
+from archspec.lowering import lower
 from archspec.spec.limits import MAX_BATCH
 from archspec.spec.load import load, with_stage_line
 from archspec.spec.model import ArchSpec

@@ -112,7 +112,7 @@ def build(
         )
         return
     if output.suffix == ".pt2":
-        from archspec.lower.ode import eager_only_stages
+        from archspec.lowering.ode import eager_only_stages
 
         if eager := eager_only_stages(graph):
             raise fail(

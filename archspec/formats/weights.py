@@ -155,7 +155,7 @@ def _entry(view: Any) -> tuple[tuple[int, ...], str]:
 def _check_header(header: Header, spec: ArchSpec, path: Path) -> None:
     """Refuse tensors that do not fit ``spec``'s model: names, shapes, kinds of dtype."""
     from archspec.codegen.torch_module import build_module
-    from archspec.lower import lower
+    from archspec.lowering import lower
 
     model = build_module(lower(spec), device="meta")
     expected = model.state_dict()

@@ -53,7 +53,7 @@ class GraphBuilder:
         # that trades its stride for dilation gives its first block (d, d·stride), as
         # torchvision's _make_layer hands its first block previous_dilation.
         self.dilation: tuple[int, int] = (1, 1)
-        # The time of an ODE stage with a time channel (lower/ode.py): every conv made
+        # The time of an ODE stage with a time channel (lowering/ode.py): every conv made
         # while it is set reads its input with t as one more channel, first.
         self._time: Value | None = None
         self.input = self._node("input", "input", [], {}, tuple(input_shape))

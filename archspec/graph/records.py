@@ -29,7 +29,10 @@ class NodeRecord(MutableMapping[str, Any]):
 
     Networkx hands the record out as a node's attribute dict, so it also reads as a
     mapping of exactly these keys (``graph.nodes["fc"]["shape"]``); setting any other
-    key is a KeyError. Example::
+    key is a KeyError (``nx.set_node_attributes`` with a new name then sets nothing:
+    keep such data beside the graph). A graph converted to a plain networkx graph
+    (``nx.DiGraph(graph)``, ``node_link_graph``) has dict nodes again, which
+    archspec's own functions do not read. Example::
 
         graph = archspec.lower("resnet18")
         graph.nodes["layer1.0.conv1"].shape  # (64, 56, 56)
@@ -59,6 +62,12 @@ class NodeRecord(MutableMapping[str, Any]):
     def __delitem__(self, key: str) -> None:
         raise KeyError(f"a graph node's attribute {key!r} cannot be removed")
 
+    def clear(self) -> None:
+        raise KeyError("a graph node's attributes cannot be removed")
+
+    def popitem(self) -> tuple[str, Any]:
+        raise KeyError("a graph node's attributes cannot be removed")
+
     def __iter__(self) -> Iterator[str]:
         return iter(NODE_KEYS)
 
@@ -87,6 +96,9 @@ class IRGraph(nx.DiGraph):
     (copies and subgraphs keep them typed)."""
 
     node_attr_dict_factory = NodeRecord
+
+    def to_directed_class(self) -> type[nx.DiGraph]:
+        return IRGraph
 
 
 @dataclass

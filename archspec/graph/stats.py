@@ -33,7 +33,7 @@ class Stats:
     uncounted: tuple[str, ...] = ()
     # A backbone's outputs, in order (graph/outputs.py); empty for one output.
     features: tuple[FeatureRecord, ...] = ()
-    # ODE stages (lower/ode.py): each branch's evaluations per forward; None for an
+    # ODE stages (lowering/ode.py): each branch's evaluations per forward; None for an
     # adaptive solver, whose count depends on the data (its MACs are per evaluation).
     ode_evals: dict[str, int | None] = field(default_factory=dict)
 

@@ -159,7 +159,7 @@ def spec_bundle(spec: ArchSpec) -> dict[str, str] | None:
 
     def make() -> dict[str, str]:
         from archspec.graph.stats import graph_stats
-        from archspec.lower import lower
+        from archspec.lowering import lower
 
         graph = lower(spec)
         stats = graph_stats(graph)

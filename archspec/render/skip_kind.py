@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import networkx as nx
+
+from archspec.graph.records import BlockRecord
 
 # Skip settings that add the (possibly projected) input to the branch.
 ADDITIVE = frozenset({"identity", "projection", "pad", "avgproj"})
@@ -42,7 +43,7 @@ def _via(ops: Sequence[str]) -> str | None:
 
 
 def block_skip_kind(
-    graph: nx.DiGraph, record: dict[str, Any], members: Sequence[str]
+    graph: nx.DiGraph, record: BlockRecord, members: Sequence[str]
 ) -> SkipKind | None:
     """The skip kind of one block, given its record and its nodes."""
     inside = set(members)

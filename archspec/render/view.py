@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from archspec.errors import ArchSpecError
+from archspec.graph.records import NodeRecord, StageRecord
 from archspec.graph.stats import Stats, graph_stats
 from archspec.render import style
 from archspec.render.collapse import BlockRun, block_runs
@@ -166,12 +167,12 @@ def _stage_records(graph: nx.DiGraph) -> dict[str, dict]:
     return {record.scope: record for record in graph.graph["stages"]}
 
 
-def _part(data: dict) -> str:
+def _part(data: NodeRecord) -> str:
     """The part of the network a node belongs to: a stage scope, a section, or input."""
     return data.stage or ("input" if data.op == "input" else "")
 
 
-def _stage_title(record: dict) -> str:
+def _stage_title(record: StageRecord) -> str:
     config = record.config
     width = getattr(config, "width", None)
     detail = f", width {width}" if width is not None else ""

@@ -30,9 +30,10 @@ from math import prod
 import networkx as nx
 
 from archspec.graph.ops import OPS
+from archspec.graph.records import NodeRecord
 
 
-def _node_params(graph: nx.DiGraph, data: dict) -> int:
+def _node_params(graph: nx.DiGraph, data: NodeRecord) -> int:
     ins = [graph.nodes[i].shape for i in data.inputs]
     return OPS[data.op].params(data.params, ins)
 

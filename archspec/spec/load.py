@@ -278,24 +278,30 @@ def load_with_files(
     return validate(doc), tuple(doc.files)
 
 
-# Validated presets, by file: a spec is frozen, so one object can serve every caller, and
-# loading a preset again (a build in a loop, a sweep's base) skips parsing and validation.
-# Each entry keeps the (mtime, size) of every file it read, so an edited file is read anew.
-_PRESETS: dict[Path, tuple[tuple[tuple[int, int], ...], ArchSpec, tuple[Path, ...]]] = {}
+# Validated presets, by file: loading a preset again (a build in a loop, a sweep's base)
+# skips parsing and validation. Each caller gets a shallow copy (the fields are frozen and
+# shared; a copy's private state is its own), and each entry keeps the (mtime, size) of
+# every file it read, so an edited or removed file is read anew.
+_PRESETS: dict[Path, tuple[tuple[tuple[int, int], ...] | None, ArchSpec, tuple[Path, ...]]] = {}
 
 
-def _stamps(files: Sequence[Path]) -> tuple[tuple[int, int], ...]:
-    return tuple((s.st_mtime_ns, s.st_size) for s in (f.stat() for f in files))
+def _stamps(files: Sequence[Path]) -> tuple[tuple[int, int], ...] | None:
+    try:
+        return tuple((s.st_mtime_ns, s.st_size) for s in (f.stat() for f in files))
+    except OSError:
+        return None  # gone: read again, and let reading say what is wrong
 
 
 def _shipped(path: Path, display: str) -> tuple[ArchSpec, tuple[Path, ...]]:
     hit = _PRESETS.get(path)
-    if hit is not None and _stamps(hit[2]) == hit[0]:
-        return hit[1], hit[2]
-    doc = resolve(read_file(path, display), Origin(path, None, (str(path.resolve()),)))
-    spec, files = validate(doc), tuple(doc.files)
-    _PRESETS[path] = (_stamps(files), spec, files)
-    return spec, files
+    if hit is None or _stamps(hit[2]) != hit[0]:
+        doc = resolve(read_file(path, display), Origin(path, None, (str(path.resolve()),)))
+        spec, files = validate(doc), tuple(doc.files)
+        stamps = _stamps(files)
+        hit = (stamps, spec, files)
+        if stamps is not None:
+            _PRESETS[path] = hit
+    return hit[1].model_copy(), hit[2]
 
 
 def load_text(

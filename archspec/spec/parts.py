@@ -207,5 +207,5 @@ class HeadSpec(Strict):
     "Dropout probability before the classifier."
 
 
-# The width a named stem gets when none is written: lower/network.py builds it from here.
+# The width a named stem gets when none is written: lowering/network.py builds it from here.
 NAMED_STEM_WIDTH = {"imagenet": 64, "deep": 64, "cifar": 16, "r3d": 64, "r2plus1d": 64}

@@ -11,7 +11,7 @@ from pathlib import Path
 from archspec.arguments import MAX_WORKERS, check_int
 from archspec.errors import ArchSpecError, shown
 from archspec.graph.stats import Stats, graph_stats
-from archspec.lower import lower
+from archspec.lowering import lower
 from archspec.progress import bar
 from archspec.spec.load import load
 from archspec.spec.model import ArchSpec

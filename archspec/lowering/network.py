@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
-
 from archspec.blocks import get
 from archspec.errors import GraphError
 from archspec.graph.builder import GraphBuilder, Value
 from archspec.graph.outputs import select_features
-from archspec.lower.ode import lower_ode_stage
+from archspec.graph.records import IRGraph
+from archspec.lowering.ode import lower_ode_stage
 from archspec.spec.model import ArchSpec
 from archspec.spec.parts import NAMED_STEM_WIDTH, ConvLayer, NamedStem, NormLayer, PoolLayer
 
 
-def lower(spec: ArchSpec) -> nx.DiGraph:
+def lower(spec: ArchSpec) -> IRGraph:
     """The graph IR of a spec: a DiGraph of primitive ops with every shape inferred.
 
     Raises :class:`~archspec.errors.GraphError` where shapes disagree.

@@ -5,12 +5,12 @@ one place that reads a spec and calls block types' lowering rules, so the IR pac
 itself depends on neither. Example::
 
     import archspec
-    from archspec.lower import lower
+    from archspec.lowering import lower
 
     graph = lower(archspec.load("resnet18"))
 """
 
-from archspec.lower.network import lower
-from archspec.lower.ode import eager_only_stages, lower_ode_stage
+from archspec.lowering.network import lower
+from archspec.lowering.ode import eager_only_stages, lower_ode_stage
 
 __all__ = ["eager_only_stages", "lower", "lower_ode_stage"]
