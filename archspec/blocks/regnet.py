@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 class RegNetConfig(BlockConfig):
     block: Literal["regnet"] = "regnet"
+    width: Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)]
+    "The block's output channels (the paper's w_i); the inner width is w · bottle_ratio."
     group_width: Annotated[int, Field(strict=True, ge=1, le=MAX_CHANNELS)] = 1
     """Channels of each group of the 3x3 conv (the paper's g): the conv has inner width /
     group_width groups, so the inner width must divide by it. 1 (the default, which fits

@@ -153,7 +153,7 @@ class ResNeStConfig(BlockConfig):
         if inner % (self.groups * self.radix):
             raise ValueError(
                 f"the split-attention conv has {inner} channels per split, which do not "
-                f"divide into {self.groups} groups × radix {self.radix}"
+                f"divide into groups × radix = {self.groups} × {self.radix}"
             )
         attn = self.attn_channels()
         if attn % self.groups:

@@ -147,7 +147,8 @@ class GraphBuilder:
         if params.get("groups", 1) != 1:
             raise GraphError(
                 f"{scope}: a grouped conv ({params['groups']} groups) cannot take the ODE "
-                "time as one more input channel; use time_channel: false or groups: 1",
+                "time as one more input channel; use time_channel: false, or block settings "
+                "that leave its convs ungrouped",
                 scope=self._block or scope,
             )
         t, self._time = self._time, None

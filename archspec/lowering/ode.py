@@ -28,8 +28,9 @@ def lower_ode_stage(
     stage = g._prefixed("")
     if block_type.lower_stage is not None:
         raise GraphError(
-            f"{stage}: block {cfg.block!r} cannot be an ODE stage: its blocks pass more than "
-            "one tensor on (dense layers concatenate); use a residual block type",
+            f"{stage}: block {cfg.block!r} cannot be an ODE stage: its stage is lowered as a "
+            "whole (ops between or around its blocks), not as one residual branch repeated; "
+            "use a residual block type",
             scope=stage,
         )
     if cfg.skip != "identity":

@@ -46,6 +46,7 @@ from archspec.spec.resolve import (
     stem_axes_fit,
 )
 from archspec.spec.stage_checks import apply_output_stride, check_dilation, check_norm_groups
+from archspec.spec.yaml_source import EXPONENT_NUMBER
 
 # Re-exported: these lived here before the split, and callers import them from here.
 __all__ = [
@@ -312,11 +313,15 @@ def _dumped(value: Any) -> Any:
 class _Dumper(yaml.SafeDumper):
     """SafeDumper, except that strings with NEL, LS or PS go double-quoted. PyYAML writes
     those characters raw in plain and single-quoted scalars, where its reader takes them
-    for line breaks: a description with a NEL (U+0085) came back with a space instead."""
+    for line breaks: a description with a NEL (U+0085) came back with a space instead.
+    And a string that reads as a number with an exponent (``1e3``) is quoted: PyYAML's
+    YAML 1.1 would write it bare, and archspec's reader takes ``1e3`` for the number."""
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = '"' if any(c in value for c in "\x85\u2028\u2029") else None
+    if style is None and EXPONENT_NUMBER.fullmatch(value):
+        style = "'"
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -35,6 +35,7 @@ merges counts towards the nesting limit, and ``<<`` may appear once per mapping.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,6 +166,10 @@ def _line_column(text: str | bytes, index: int, newline: Any) -> tuple[int, int]
     return line, column
 
 
+EXPONENT_NUMBER = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+")
+_FLOAT = "tag:yaml.org,2002:float"
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader whose composer bounds nesting, refuses recursive aliases and places
     each use of an alias at the alias itself."""
@@ -178,6 +183,10 @@ class _Loader(yaml.SafeLoader):
 
     def resolve(self, kind: type[Node], value: str | None, implicit: Any) -> str:
         tag = super().resolve(kind, value, implicit)
+        # YAML 1.1 reads `1e-3` (no dot) as a string; YAML 1.2 and every reader of a
+        # config file since read a number, as a user writing `rtol: 1e-3` means.
+        if tag == _STR and value is not None and implicit[0] and EXPONENT_NUMBER.fullmatch(value):
+            return _FLOAT
         return _STR if tag in _IMPLICIT_AS_STR else tag
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
