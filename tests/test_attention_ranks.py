@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 from helpers import RANK_SIZES, block_default_skip
-from test_block_families import forward_macs, spec_of, tiny, x_of
+from test_block_families import assert_trains_as_counted, spec_of, tiny, x_of
 
 import archspec
 from archspec.blocks import blocks
@@ -26,17 +26,7 @@ def test_eca_at_ranks_1_and_3(block: str, rank: int) -> None:
     spec = spec_of(tiny(block, size, skip=block_default_skip(block), eca=True))
     graph = archspec.lower(spec)
     assert "channel_conv" in {d["op"] for _, d in graph.nodes(data=True)}
-    stats = archspec.stats(spec)
-    model = archspec.build(spec, seed=0)
-    assert sum(p.numel() for p in model.parameters()) == stats.params
-    x = x_of(size)
-    out = model(x)
-    assert out.shape == (2, 5) and torch.isfinite(out).all()
-    out.square().mean().backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), name
-    model.eval()
-    assert forward_macs(model, x) == stats.macs
+    assert_trains_as_counted(archspec.build(spec, seed=0), archspec.stats(spec), x_of(size))
 
 
 @pytest.mark.parametrize("rank", [1, 3])

@@ -62,6 +62,20 @@ def forward_macs(model: nn.Module, x: torch.Tensor) -> int:
     return counter.get_total_flops() // 2
 
 
+def assert_trains_as_counted(model: nn.Module, stats: archspec.Stats, x: torch.Tensor) -> None:
+    """The model has the parameters ``stats`` counts, a forward and backward give every
+    weight a finite gradient (reached, not necessarily moved: an SE unit may start dead),
+    and in eval mode torch's counter sees the MACs ``stats`` counts."""
+    assert sum(p.numel() for p in model.parameters()) == stats.params
+    out = model(x)
+    assert out.shape == (2, 5) and torch.isfinite(out).all()
+    out.square().mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    model.eval()
+    assert forward_macs(model, x) == stats.macs
+
+
 VALID = [(b, s) for b in sorted(blocks()) for s in SKIPS if takes(b, s)]
 REFUSED = [(b, s) for b in sorted(blocks()) for s in SKIPS if not takes(b, s)]
 
@@ -101,17 +115,7 @@ def test_block_with_attachments_counts_and_trains(
         assert "drop_path" in ops
 
     torch.manual_seed(0)
-    model = archspec.build(spec, seed=0)
-    assert sum(p.numel() for p in model.parameters()) == stats.params
-    x = x_of(size)
-    out = model(x)
-    assert out.shape == (2, 5) and torch.isfinite(out).all()
-    out.square().mean().backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), name
-
-    model.eval()
-    assert forward_macs(model, x) == stats.macs
+    assert_trains_as_counted(archspec.build(spec, seed=0), stats, x_of(size))
 
 
 @pytest.mark.parametrize(("block", "skip"), REFUSED)
