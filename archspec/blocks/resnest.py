@@ -46,7 +46,6 @@ from archspec.blocks.base import BlockConfig, BlockType, strided
 from archspec.blocks.registry import register
 from archspec.blocks.selective_kernel import make_divisible
 from archspec.blocks.skips import residual
-from archspec.errors import GraphError
 from archspec.spec.limits import MAX_CHANNELS, MAX_GROUPS
 
 if TYPE_CHECKING:
@@ -94,11 +93,9 @@ def split_attention(
     # The block's norm, as timm's norm_layer; on a 1x1 map instance norm has nothing to
     # normalize over, so it is refused rather than failing in training.
     if getattr(norm, "kind", norm) == "instance":
-        where = g._prefixed("")
-        raise GraphError(
-            f"{where}: the split attention normalizes a 1x1 map, which instance norm "
-            "cannot: use batch, group, layer or frozen_batch",
-            scope=where,
+        raise g.refuse(
+            "the split attention normalizes a 1x1 map, which instance norm cannot: use "
+            "batch, group, layer or frozen_batch",
             shapes=[z.shape],
         )
     z = g.act(g.norm(z, norm, name="bn1"), "relu", name="act1")

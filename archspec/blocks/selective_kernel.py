@@ -111,11 +111,9 @@ def selective_kernel(
         # The block's norm, as timm's norm_layer; on a 1x1 map instance norm has nothing
         # to normalize over, so it is refused rather than failing in training.
         if norm == "instance":
-            where = g._prefixed("")
-            raise GraphError(
-                f"{where}: the selective-kernel attention normalizes a 1x1 map, which "
-                "instance norm cannot: use batch, group, layer or frozen_batch",
-                scope=where,
+            raise g.refuse(
+                "the selective-kernel attention normalizes a 1x1 map, which instance norm "
+                "cannot: use batch, group, layer or frozen_batch",
                 shapes=[z.shape],
             )
         z = g.act(g.norm(z, norm, name="bn"), "relu", name="act")

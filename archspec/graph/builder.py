@@ -161,6 +161,14 @@ class GraphBuilder:
     def _prefixed(self, name: str) -> str:
         return ".".join([*self._scope, name]) if name else ".".join(self._scope)
 
+    def refuse(self, message: str, shapes: list[Shape] | None = None) -> GraphError:
+        """The error a lowering raises where it cannot build what it was given, named
+        as the builder names its own: the module path here, and the block it is in.
+
+        Example: ``raise g.refuse("instance norm cannot normalize a 1x1 map")``."""
+        where = self._prefixed("")
+        return GraphError(f"{where}: {message}", scope=self._block or where, shapes=shapes)
+
     # -- the one place nodes are made ----------------------------------------------
     def _node(
         self,
