@@ -44,6 +44,9 @@ def train(rank: int, port: int, out: Path) -> None:
             loss.backward()
             optimizer.step()
         torch.save({k: v.detach() for k, v in model.named_parameters()}, out / f"{rank}.pt")
+        # Both ranks done before either tears gloo down: a rank leaving while the other
+        # still talks to it aborts the other at exit.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
