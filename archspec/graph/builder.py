@@ -10,7 +10,7 @@ attributes: ``role`` (``main``, ``skip`` or ``gate``) and ``shape``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -143,13 +143,12 @@ class GraphBuilder:
 
     def _with_time(self, name: str, inputs: list[Value], params: dict[str, Any]) -> tuple:
         """A conv's input with t joined to it as channel 0, and its params to match."""
-        scope = self._prefixed(name)
         if params.get("groups", 1) != 1:
-            raise GraphError(
-                f"{scope}: a grouped conv ({params['groups']} groups) cannot take the ODE "
-                "time as one more input channel; use time_channel: false, or block settings "
-                "that leave its convs ungrouped",
-                scope=self._block or scope,
+            raise self.refuse(
+                f"a grouped conv ({params['groups']} groups) cannot take the ODE time as one "
+                "more input channel; use time_channel: false, or block settings that leave "
+                "its convs ungrouped",
+                name=name,
             )
         t, self._time = self._time, None
         try:
@@ -161,12 +160,13 @@ class GraphBuilder:
     def _prefixed(self, name: str) -> str:
         return ".".join([*self._scope, name]) if name else ".".join(self._scope)
 
-    def refuse(self, message: str, shapes: list[Shape] | None = None) -> GraphError:
+    def refuse(self, message: str, shapes: Sequence[Shape] = (), *, name: str = "") -> GraphError:
         """The error a lowering raises where it cannot build what it was given, named
-        as the builder names its own: the module path here, and the block it is in.
+        as the builder names its own: the module path here (``name`` below it), and the
+        block it is in.
 
         Example: ``raise g.refuse("instance norm cannot normalize a 1x1 map")``."""
-        where = self._prefixed("")
+        where = self._prefixed(name)
         return GraphError(f"{where}: {message}", scope=self._block or where, shapes=shapes)
 
     # -- the one place nodes are made ----------------------------------------------
@@ -187,9 +187,7 @@ class GraphBuilder:
             try:
                 shape = OPS[op].shape(params, [v.shape for v in inputs])
             except ShapeMismatch as err:
-                raise GraphError(
-                    f"{scope}: {err}", scope=self._block or scope, shapes=[v.shape for v in inputs]
-                ) from None
+                raise self.refuse(str(err), [v.shape for v in inputs], name=name) from None
         # A module path names a module; a second op at the same path is a second call
         # of that module (a parameter-free activation), so the node id gets a suffix.
         graph = self.graph
@@ -204,10 +202,10 @@ class GraphBuilder:
                 or first.params != params
                 or OPS[op].params(params, [v.shape for v in inputs])
             ):
-                raise GraphError(
-                    f"{scope}: two layers would share this module path ({first.op} and "
-                    f"{op} with settings of their own)",
-                    scope=self._block or scope,
+                raise self.refuse(
+                    f"two layers would share this module path ({first.op} and {op} with "
+                    "settings of their own)",
+                    name=name,
                 )
             self._uses[scope] = self._uses.get(scope, 1) + 1
             node_id = f"{scope}#{self._uses[scope]}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 from archspec.blocks.base import BlockConfig, BlockType
-from archspec.errors import GraphError
 from archspec.graph.builder import GraphBuilder, Value
 from archspec.spec.ode import OdeSpec
 
@@ -25,19 +24,15 @@ FUNC = "func"
 def lower_ode_stage(
     g: GraphBuilder, block_type: BlockType, cfg: BlockConfig, ode: OdeSpec, x: Value
 ) -> Value:
-    stage = g._prefixed("")
     if block_type.lower_stage is not None:
-        raise GraphError(
-            f"{stage}: block {cfg.block!r} cannot be an ODE stage: its stage is lowered as a "
-            "whole (ops between or around its blocks), not as one residual branch repeated; "
-            "use a residual block type",
-            scope=stage,
+        raise g.refuse(
+            f"block {cfg.block!r} cannot be an ODE stage: its stage is lowered as a whole "
+            "(ops between or around its blocks), not as one residual branch repeated; use a "
+            "residual block type"
         )
     if cfg.skip != "identity":
-        raise GraphError(
-            f"{stage}: an ODE stage integrates x + f(x), so its skip must be 'identity', "
-            f"not {cfg.skip!r}",
-            scope=stage,
+        raise g.refuse(
+            f"an ODE stage integrates x + f(x), so its skip must be 'identity', not {cfg.skip!r}"
         )
     if cfg.stride != 1 or cfg.out_channels(x.channels) != x.channels:
         with g.block("0", x, kind=cfg.block, skip=cfg.skip, index=0) as record:
