@@ -54,11 +54,7 @@ def avgproj(g: GraphBuilder, cfg: BlockConfig, x: Value, out_channels: int, stri
     stage, whose stride became dilation, the pool stays as timm keeps it: 2x2 at stride
     1 over the map padded by one zero row and column at the end ("same" size)."""
     with g.path("skip"):
-        if not strided(stride) and g.dilation[1] > 1:
-            x = g.op(
-                "pool", "downsample.0", [x], kind="avg", kernel=2, stride=1, padding=0, pad_end=1
-            )
-        elif strided(stride):
+        if strided(stride):
             x = g.op(
                 "pool",
                 "downsample.0",
@@ -68,6 +64,10 @@ def avgproj(g: GraphBuilder, cfg: BlockConfig, x: Value, out_channels: int, stri
                 stride=stride,
                 padding=0,
                 ceil=True,
+            )
+        elif g.dilation[1] > 1:
+            x = g.op(
+                "pool", "downsample.0", [x], kind="avg", kernel=2, stride=1, padding=0, pad_end=1
             )
         out = g.conv(x, out_channels, 1, padding=0, name="downsample.1", bias=cfg.norm == "none")
         return g.norm(out, cfg.norm, name="downsample.2")

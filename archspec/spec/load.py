@@ -271,7 +271,15 @@ def load_with_files(
         return _shipped(path, display)
     # A preset is shipped text and extends presets only; a file the user named may
     # extend files in its own directory (archspec/spec/sources.py has the rule).
-    root = None if preset else path.parent
+    return _read(path, display, None if preset else path.parent, overrides)
+
+
+def _read(
+    path: Path,
+    display: str,
+    root: Path | None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+) -> tuple[ArchSpec, tuple[Path, ...]]:
     doc = resolve(read_file(path, display), Origin(path, root, (str(path.resolve()),)))
     if overrides:
         apply_overrides(doc, overrides)
@@ -295,8 +303,7 @@ def _stamps(files: Sequence[Path]) -> tuple[tuple[int, int], ...] | None:
 def _shipped(path: Path, display: str) -> tuple[ArchSpec, tuple[Path, ...]]:
     hit = _PRESETS.get(path)
     if hit is None or _stamps(hit[2]) != hit[0]:
-        doc = resolve(read_file(path, display), Origin(path, None, (str(path.resolve()),)))
-        spec, files = validate(doc), tuple(doc.files)
+        spec, files = _read(path, display, None)
         stamps = _stamps(files)
         hit = (stamps, spec, files)
         if stamps is not None:

@@ -49,10 +49,12 @@ def _class(p: Params) -> str:
 
 
 def _module(p: Params, inplace: bool, in_shape: Shape) -> Any:
+    if p.get("pad_end"):
+        from archspec.nn import AvgPoolSame
+
+        return AvgPoolSame(p["kernel"], len(in_shape) - 1, p["pad_end"])
     # ceil: a window cut by the border still makes an output (ResNet-D's pooled skip on
     # odd sizes), so the pool matches the strided conv beside it.
-    if p.get("pad_end"):
-        return _same_module(p, inplace, in_shape)
     return nd(_class(p), in_shape)(
         square(p["kernel"]),
         stride=square(p["stride"]),
@@ -61,20 +63,14 @@ def _module(p: Params, inplace: bool, in_shape: Shape) -> Any:
     )
 
 
-def _same_module(p: Params, inplace: bool, in_shape: Shape) -> Any:
-    from archspec.nn import AvgPoolSame
-
-    return AvgPoolSame(p["kernel"], len(in_shape) - 1, p["pad_end"])
-
-
 def _source(p: Params, in_shape: Shape, args: Sequence[str], inplace: bool) -> str:
+    if p.get("pad_end"):
+        return f"AvgPoolSame({p['kernel']}, {len(in_shape) - 1}, {p['pad_end']})"
     parts = [f"kernel_size={square(p['kernel'])}", f"stride={square(p['stride'])}"]
     if square(p["padding"]) != 0:
         parts.append(f"padding={square(p['padding'])}")
     if p.get("ceil"):
         parts.append("ceil_mode=True")
-    if p.get("pad_end"):
-        return f"AvgPoolSame({p['kernel']}, {len(in_shape) - 1}, {p['pad_end']})"
     return f"nn.{_class(p)}{len(in_shape) - 1}d({', '.join(parts)})"
 
 
