@@ -138,8 +138,7 @@ def test_the_lower_function_is_not_shadowed_by_a_module() -> None:
         "[importlib.import_module(m) for m in ('archspec.lowering', 'archspec.render')]; "
         "print(callable(archspec.lower), callable(archspec.stats), callable(archspec.build))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "True", "True"]
+    assert _run(code).split() == ["True", "True", "True"]
     import archspec
 
     functions = {n for n in archspec.__all__ if callable(getattr(archspec, n))}
@@ -147,24 +146,26 @@ def test_the_lower_function_is_not_shadowed_by_a_module() -> None:
     assert not (functions & packages) - {"render"}, functions & packages
 
 
-def test_importing_archspec_loads_no_heavy_library() -> None:
-    code = (
-        "import sys, archspec; archspec.load('resnet18'); archspec.presets(); "
-        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
-    )
+def _run(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter."""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "", f"`import archspec` loads {out.stdout.strip()}"
+    return out.stdout.strip()
+
+
+def _heavy_after(code: str) -> str:
+    """The heavy libraries loaded once ``code`` has run in a fresh interpreter."""
+    return _run(f"import sys; {code}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")
+
+
+def test_importing_archspec_loads_no_heavy_library() -> None:
+    loaded = _heavy_after("import archspec; archspec.load('resnet18'); archspec.presets()")
+    assert loaded == "", f"`import archspec` loads {loaded}"
 
 
 def test_the_reader_sees_what_python_runs() -> None:
     # The ast reading above must see what Python really does: archspec.spec.model, a
     # module it reads as free of torch, imports without torch in a fresh interpreter.
-    code = (
-        "import sys; import archspec.spec.model; import archspec.graph.builder; "
-        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert _heavy_after("import archspec.spec.model; import archspec.graph.builder") == ""
     assert "archspec.blocks.basic" in _graph().successors("archspec.blocks")
     assert "archspec.graph.builder" not in _imports_of("archspec.blocks.basic")
     assert "archspec.errors" in _imports_of("archspec")  # through other modules
