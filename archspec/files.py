@@ -23,6 +23,7 @@ import contextlib
 import errno
 import io
 import os
+import signal
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -85,6 +86,22 @@ def writable_target(path: str | Path) -> Path:
     return target
 
 
+_STOPPING = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold the stopping signals back (delivered on leaving) where the platform can."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``.
@@ -100,15 +117,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         old: os.stat_result | None = target.stat()
     except FileNotFoundError:
         old = None
-    try:
-        # Keep the suffix: some writers (torch.export.save) check it.
-        fd, name = tempfile.mkstemp(
-            prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
-        )
-    except OSError as err:
-        raise FileError(given, f"cannot write: {_why(err)}") from None
-    tmp = Path(name)
-    _LIVE.add(tmp)
+    # A signal between creating the file and recording it would leave the file behind:
+    # the stopping signals wait until it is recorded.
+    with _signals_held():
+        try:
+            # Keep the suffix: some writers (torch.export.save) check it.
+            fd, name = tempfile.mkstemp(
+                prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+            )
+        except OSError as err:
+            raise FileError(given, f"cannot write: {_why(err)}") from None
+        tmp = Path(name)
+        _LIVE.add(tmp)
     try:
         os.close(fd)
         if old is not None:

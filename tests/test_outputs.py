@@ -243,3 +243,35 @@ def test_a_signal_removes_the_temporary_file(tmp_path: Path, signum: int) -> Non
         pytest.skip("the write finished before the signal could be sent")
     assert proc.returncode == -signum, proc.stderr.read()
     assert leftovers(tmp_path) == [] and not (tmp_path / "m.pt").exists()
+
+
+class _Stopped(Exception):
+    pass
+
+
+def test_a_signal_just_after_the_file_is_created_still_removes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signal lands the instant the temporary file exists, before archspec has had a
+    chance to note it: the handler still finds it (the CI race the test above once hit)."""
+    from archspec import files
+
+    real_mkstemp = files.tempfile.mkstemp
+
+    def mkstemp_then_signal(*args: object, **kwargs: object) -> tuple[int, str]:
+        made = real_mkstemp(*args, **kwargs)  # type: ignore[call-overload]
+        os.kill(os.getpid(), signal.SIGHUP)
+        return made
+
+    def handler(signum: int, frame: object) -> None:
+        files.remove_temporaries()
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGHUP, handler)
+    try:
+        monkeypatch.setattr(files.tempfile, "mkstemp", mkstemp_then_signal)
+        with pytest.raises(_Stopped):
+            atomic_write(tmp_path / "out.txt", "text")
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert leftovers(tmp_path) == [] and not (tmp_path / "out.txt").exists()
