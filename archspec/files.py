@@ -26,9 +26,10 @@ import os
 import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from archspec.errors import FileError
 
@@ -90,16 +91,31 @@ _STOPPING = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGINT") if
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold the stopping signals back (delivered on leaving) where the platform can."""
-    if not hasattr(signal, "pthread_sigmask"):
+def _signals_deferred() -> Iterator[None]:
+    """Run the stopping signals' handlers on leaving, not inside.
+
+    A handler that removes the temporary files must not run between a file's creation
+    and its recording, or it misses the file. Blocking the signals would not do: the
+    kernel hands a process's signal to any thread that does not block it (torch's, a test
+    runner's), and Python then runs the handler in the main thread all the same. Python
+    runs handlers only in the main thread, so elsewhere there is nothing to defer.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    caught: list[int] = []
+    previous: dict[int, Any] = {}
+    for signum in _STOPPING:
+        handler = signal.getsignal(signum)
+        if handler is not None:  # None: set outside Python, and it could not be put back
+            previous[signum] = signal.signal(signum, lambda s, _frame: caught.append(s))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in caught:
+            signal.raise_signal(signum)
 
 
 @contextlib.contextmanager
@@ -117,20 +133,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         old: os.stat_result | None = target.stat()
     except FileNotFoundError:
         old = None
-    # A signal between creating the file and recording it would leave the file behind:
-    # the stopping signals wait until it is recorded.
-    with _signals_held():
-        try:
+    tmp: Path | None = None
+    try:
+        with _signals_deferred():
             # Keep the suffix: some writers (torch.export.save) check it.
             fd, name = tempfile.mkstemp(
                 prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
             )
-        except OSError as err:
-            raise FileError(given, f"cannot write: {_why(err)}") from None
-        tmp = Path(name)
-        _LIVE.add(tmp)
-    try:
-        os.close(fd)
+            tmp = Path(name)
+            _LIVE.add(tmp)
+            os.close(fd)
         if old is not None:
             os.chmod(tmp, stat.S_IMODE(old.st_mode))
             with contextlib.suppress(OSError):  # only root may give a file away
@@ -144,9 +156,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except OSError as err:
         raise FileError(given, f"cannot write: {_why(err)}") from None
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        _LIVE.discard(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            _LIVE.discard(tmp)
 
 
 class _Sink(io.FileIO):

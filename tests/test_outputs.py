@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -253,8 +254,14 @@ def test_a_signal_just_after_the_file_is_created_still_removes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The signal lands the instant the temporary file exists, before archspec has had a
-    chance to note it: the handler still finds it (the CI race the test above once hit)."""
+    chance to note it: the handler still finds it (the CI race the test above once hit).
+    Another thread is alive, as torch's are in the command: the kernel may hand the
+    signal to it, so blocking the signal in the main thread would not hold it back."""
     from archspec import files
+
+    idle = threading.Event()
+    other = threading.Thread(target=idle.wait)
+    other.start()
 
     real_mkstemp = files.tempfile.mkstemp
 
@@ -274,4 +281,6 @@ def test_a_signal_just_after_the_file_is_created_still_removes_it(
             atomic_write(tmp_path / "out.txt", "text")
     finally:
         signal.signal(signal.SIGHUP, previous)
+        idle.set()
+        other.join()
     assert leftovers(tmp_path) == [] and not (tmp_path / "out.txt").exists()
