@@ -80,16 +80,18 @@ def block_members(graph: nx.DiGraph) -> dict[str, tuple[str, ...]]:
 def block_runs(graph: nx.DiGraph) -> list[BlockRun]:
     """The blocks of the graph grouped into runs of identical neighbours."""
     members = block_members(graph)
-    runs: list[BlockRun] = []
+    # Each run grows in lists and becomes a BlockRun once: a new tuple per added block
+    # copied the whole run each time, quadratic in a stage's depth.
+    groups: list[tuple[str, list[Any], list[tuple[str, ...]]]] = []
     previous: tuple | None = None
     for record in graph.graph["blocks"]:
         scope = record.scope
         nodes = members.get(scope, ())
         signature = (record.stage, record.kind, block_signature(graph, scope, nodes))
-        if runs and signature == previous:
-            last = runs[-1]
-            runs[-1] = BlockRun(last.stage, (*last.blocks, record), (*last.members, nodes))
+        if groups and signature == previous:
+            groups[-1][1].append(record)
+            groups[-1][2].append(nodes)
         else:
-            runs.append(BlockRun(record.stage, (record,), (nodes,)))
+            groups.append((record.stage, [record], [nodes]))
         previous = signature
-    return runs
+    return [BlockRun(stage, tuple(blocks), tuple(nodes)) for stage, blocks, nodes in groups]
