@@ -206,6 +206,39 @@ def test_render_shows_the_solver(tmp_path: Path) -> None:
         assert "ODE euler 9 steps, t=9 (9 evals)" in out.read_text()
 
 
+def test_stage_detail_says_ode_not_depth_blocks() -> None:
+    """A stage node names the solver and its evaluations, not `9 × basic, skip: none`."""
+    from archspec.render.view import build_view
+
+    labels = {n.id: n.label for n in build_view(archspec.lower("ode_resnet56"), "stage").nodes}
+    assert labels["layer1"].splitlines()[:2] == [
+        "layer1: ODE of a basic branch, width 16",
+        "ODE euler 9 steps, t=9 (9 evals)",
+    ]
+    assert labels["layer2"].splitlines()[1] == (
+        "skip: pad (first block), ODE euler 8 steps, t=8 (8 evals)"
+    )
+    adaptive = build_view(archspec.lower("odenet_mnist"), "stage")
+    layer1 = next(n.label for n in adaptive.nodes if n.id == "layer1")
+    assert "(evals: data-dependent)" in layer1 and layer1.endswith("(1 evaluation)")
+    assert "data-dependent" in adaptive.subtitle
+    assert "data-dependent" not in build_view(archspec.lower("resnet20"), "stage").subtitle
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ode", [{"solver": "dopri5"}, {"solver": "rk4", "adjoint": True}])
+def test_compile_runs_an_eager_only_stage_or_refuses_with_fullgraph(ode: dict) -> None:
+    x = torch.randn(2, 1, 8, 8)
+    model = archspec.build(tiny(ode), seed=0).eval()
+    with torch.no_grad():
+        # Without fullgraph the stage runs eagerly between compiled graphs (traced, the
+        # import of torchdiffeq failed inside scipy).
+        torch.testing.assert_close(torch.compile(model)(x), model(x))
+        torch._dynamo.reset()
+        with pytest.raises(Exception, match="runs eagerly only"):
+            torch.compile(model, fullgraph=True)(x)
+
+
 def test_cli_refuses_to_export_an_adaptive_stage(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "archspec.cli", "build", "odenet_mnist", "-o", "x.pt2"],
