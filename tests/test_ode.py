@@ -162,6 +162,27 @@ def test_gradflow_compares_ode_and_discrete_stages() -> None:
     assert func.params == discrete.blocks[0].params and func.param_grad_norm > 0
 
 
+def test_gradflow_output_gradient_of_an_ode_is_its_solutions() -> None:
+    """rk4's last evaluation enters the state as h/8 of it: the branch's output gradient
+    is that of the stage's output, the ODE's solution, whatever the solver."""
+    spec = tiny({"solver": "rk4", "steps": 2, "t": 1.0})
+    (func,) = archspec.gradflow(spec, batch=4, seed=0).blocks
+    # gradflow's documented pass: the net built with the seed, a standard-normal batch
+    # and random labels drawn after seeding, training mode.
+    model = archspec.build(spec, seed=0).train()
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 1, 8, 8), torch.randint(0, 3, (4,))
+    kept: list[torch.Tensor] = []
+
+    def keep(module: torch.nn.Module, args: object, out: torch.Tensor) -> None:
+        out.retain_grad()
+        kept.append(out)
+
+    model.layer1.register_forward_hook(keep)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    assert func.output_grad_norm == pytest.approx(float(kept[0].grad.double().norm()), rel=1e-6)
+
+
 @pytest.mark.slow
 def test_docs_page_examples_run(tmp_path: Path) -> None:
     """docs/ode.md: every Python block runs as written, in a fresh interpreter."""
