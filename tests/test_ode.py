@@ -227,6 +227,17 @@ def test_render_shows_the_solver(tmp_path: Path) -> None:
         assert "ODE euler 9 steps, t=9 (9 evals)" in out.read_text()
 
 
+def test_depth_counts_the_branch_once_per_evaluation() -> None:
+    """ode_resnet56 is resnet56's 27 blocks as Euler steps: as deep, 56 weighted layers."""
+    from archspec.report.counts import network_depth
+
+    assert network_depth(archspec.lower("ode_resnet56")) == 56
+    assert network_depth(archspec.lower("resnet56")) == 56
+    # rk4's 4 evaluations a step, one after another: stem 1 + 2·4·2 + head 1.
+    assert network_depth(archspec.lower(tiny({"solver": "rk4", "steps": 2}))) == 18
+    assert network_depth(archspec.lower(tiny({"solver": "dopri5"}))) == 4  # one evaluation
+
+
 def test_stage_detail_says_ode_not_depth_blocks() -> None:
     """A stage node names the solver and its evaluations, not `9 × basic, skip: none`."""
     from archspec.render.view import build_view
