@@ -238,6 +238,17 @@ def test_depth_counts_the_branch_once_per_evaluation() -> None:
     assert network_depth(archspec.lower(tiny({"solver": "dopri5"}))) == 4  # one evaluation
 
 
+def test_compare_marks_data_dependent_macs() -> None:
+    from archspec.report.compare import compare_rows, side_by_side
+
+    rows = compare_rows([archspec.lower(n) for n in ("ode_resnet56", "odenet_mnist")])
+    assert [r.to_json()["macs_data_dependent"] for r in rows] == [False, True]
+    table = {row[0]: row[1:] for row in side_by_side(rows)[1]}
+    assert table["MACs data-dependent"] == ["no", "yes (1 ODE eval)"]
+    plain = side_by_side(compare_rows([archspec.lower("resnet20")]))[1]
+    assert "MACs data-dependent" not in {row[0] for row in plain}
+
+
 def test_stage_detail_says_ode_not_depth_blocks() -> None:
     """A stage node names the solver and its evaluations, not `9 × basic, skip: none`."""
     from archspec.render.view import build_view
