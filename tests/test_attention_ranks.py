@@ -48,3 +48,21 @@ def test_selective_kernel_with_attention_emits_at_ranks_1_and_3(
     x = x_of(size)
     with torch.no_grad():
         torch.testing.assert_close(emitted(x), model(x), rtol=0, atol=0)
+
+
+def test_selective_kernel_split_input_refusal_names_the_block() -> None:
+    # layer2.0 reads layer1's 33 channels, which two split paths cannot share.
+    spec = archspec.ArchSpec(
+        name="odd_split",
+        input={"channels": 3, "size": 16},
+        stem=[{"conv": 16, "kernel": 3}],
+        defaults={"block": "sk_basic", "split_input": True},
+        stages=[{"depth": 1, "width": 33}, {"depth": 1, "width": 66, "stride": 2}],
+        head={"pool": "avg", "classes": 3},
+    )
+    with pytest.raises(archspec.GraphError) as info:
+        archspec.lower(spec)
+    assert info.value.scope == "layer2.0"
+    assert str(info.value).startswith("block layer2.0: layer2.0.conv1: the selective-kernel")
+    assert "33 input channels among 2 paths" in str(info.value)
+    assert "\n" not in str(info.value)

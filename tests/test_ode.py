@@ -162,6 +162,27 @@ def test_gradflow_compares_ode_and_discrete_stages() -> None:
     assert func.params == discrete.blocks[0].params and func.param_grad_norm > 0
 
 
+def test_gradflow_output_gradient_of_an_ode_is_its_solutions() -> None:
+    """rk4's last evaluation enters the state as h/8 of it: the branch's output gradient
+    is that of the stage's output, the ODE's solution, whatever the solver."""
+    spec = tiny({"solver": "rk4", "steps": 2, "t": 1.0})
+    (func,) = archspec.gradflow(spec, batch=4, seed=0).blocks
+    # gradflow's documented pass: the net built with the seed, a standard-normal batch
+    # and random labels drawn after seeding, training mode.
+    model = archspec.build(spec, seed=0).train()
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 1, 8, 8), torch.randint(0, 3, (4,))
+    kept: list[torch.Tensor] = []
+
+    def keep(module: torch.nn.Module, args: object, out: torch.Tensor) -> None:
+        out.retain_grad()
+        kept.append(out)
+
+    model.layer1.register_forward_hook(keep)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    assert func.output_grad_norm == pytest.approx(float(kept[0].grad.double().norm()), rel=1e-6)
+
+
 @pytest.mark.slow
 def test_docs_page_examples_run(tmp_path: Path) -> None:
     """docs/ode.md: every Python block runs as written, in a fresh interpreter."""
@@ -204,6 +225,61 @@ def test_render_shows_the_solver(tmp_path: Path) -> None:
         out = tmp_path / f"{detail}.dot"
         archspec.render("ode_resnet56", out, detail=detail)
         assert "ODE euler 9 steps, t=9 (9 evals)" in out.read_text()
+
+
+def test_depth_counts_the_branch_once_per_evaluation() -> None:
+    """ode_resnet56 is resnet56's 27 blocks as Euler steps: as deep, 56 weighted layers."""
+    from archspec.report.counts import network_depth
+
+    assert network_depth(archspec.lower("ode_resnet56")) == 56
+    assert network_depth(archspec.lower("resnet56")) == 56
+    # rk4's 4 evaluations a step, one after another: stem 1 + 2·4·2 + head 1.
+    assert network_depth(archspec.lower(tiny({"solver": "rk4", "steps": 2}))) == 18
+    assert network_depth(archspec.lower(tiny({"solver": "dopri5"}))) == 4  # one evaluation
+
+
+def test_compare_marks_data_dependent_macs() -> None:
+    from archspec.report.compare import compare_rows, side_by_side
+
+    rows = compare_rows([archspec.lower(n) for n in ("ode_resnet56", "odenet_mnist")])
+    assert [r.to_json()["macs_data_dependent"] for r in rows] == [False, True]
+    table = {row[0]: row[1:] for row in side_by_side(rows)[1]}
+    assert table["MACs data-dependent"] == ["no", "yes (1 ODE eval)"]
+    plain = side_by_side(compare_rows([archspec.lower("resnet20")]))[1]
+    assert "MACs data-dependent" not in {row[0] for row in plain}
+
+
+def test_stage_detail_says_ode_not_depth_blocks() -> None:
+    """A stage node names the solver and its evaluations, not `9 × basic, skip: none`."""
+    from archspec.render.view import build_view
+
+    labels = {n.id: n.label for n in build_view(archspec.lower("ode_resnet56"), "stage").nodes}
+    assert labels["layer1"].splitlines()[:2] == [
+        "layer1: ODE of a basic branch, width 16",
+        "ODE euler 9 steps, t=9 (9 evals)",
+    ]
+    assert labels["layer2"].splitlines()[1] == (
+        "skip: pad (first block), ODE euler 8 steps, t=8 (8 evals)"
+    )
+    adaptive = build_view(archspec.lower("odenet_mnist"), "stage")
+    layer1 = next(n.label for n in adaptive.nodes if n.id == "layer1")
+    assert "(evals: data-dependent)" in layer1 and layer1.endswith("(1 evaluation)")
+    assert "data-dependent" in adaptive.subtitle
+    assert "data-dependent" not in build_view(archspec.lower("resnet20"), "stage").subtitle
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ode", [{"solver": "dopri5"}, {"solver": "rk4", "adjoint": True}])
+def test_compile_runs_an_eager_only_stage_or_refuses_with_fullgraph(ode: dict) -> None:
+    x = torch.randn(2, 1, 8, 8)
+    model = archspec.build(tiny(ode), seed=0).eval()
+    with torch.no_grad():
+        # Without fullgraph the stage runs eagerly between compiled graphs (traced, the
+        # import of torchdiffeq failed inside scipy).
+        torch.testing.assert_close(torch.compile(model)(x), model(x))
+        torch._dynamo.reset()
+        with pytest.raises(Exception, match="runs eagerly only"):
+            torch.compile(model, fullgraph=True)(x)
 
 
 def test_cli_refuses_to_export_an_adaptive_stage(tmp_path: Path) -> None:

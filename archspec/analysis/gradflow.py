@@ -46,7 +46,8 @@ class BlockGrad:
     out_shape: tuple[int, ...]
     "Shape of the block's output for one sample."
     output_grad_norm: float
-    "‖∂loss/∂(block output)‖ over the batch."
+    """‖∂loss/∂(block output)‖ over the batch; for an ODE stage's branch (``layer1.func``)
+    that of the ODE's solution, the stage's output."""
     param_grad_norm: float
     "‖∂loss/∂θ‖ over every parameter of the block (0.0 for a block without any)."
     params: int
@@ -174,7 +175,15 @@ def gradflow(
 
         return hook
 
-    handles = [model.get_submodule(r.scope).register_forward_hook(keep(r.scope)) for r in records]
+    # An ODE stage's branch runs once per evaluation, and its last call's output enters the
+    # state scaled by the solver's weight for it (h, h/8): the output gradient kept for
+    # the branch is that of the state it integrates, the stage's output.
+    handles = [
+        model.get_submodule(r.stage if r.skip == "ode" else r.scope).register_forward_hook(
+            keep(r.scope)
+        )
+        for r in records
+    ]
 
     block_of_module = {d.scope: d.block for _, d in graph.nodes(data=True) if d.block}
     classes = graph.graph["output_shape"][0]

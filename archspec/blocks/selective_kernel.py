@@ -42,7 +42,6 @@ from pydantic import Field, model_validator
 from archspec.blocks.base import BlockConfig, BlockType
 from archspec.blocks.registry import register
 from archspec.blocks.skips import residual
-from archspec.errors import GraphError
 from archspec.spec.limits import MAX_CHANNELS
 
 if TYPE_CHECKING:
@@ -77,10 +76,16 @@ def selective_kernel(
     current scope: ``paths.i.{conv, bn, act}`` and ``attn.{fc_reduce, bn, act,
     fc_select}`` below it, as timm's ``SelectiveKernel``."""
     share = x.channels // paths if split_input else x.channels
-    if (split_input and x.channels % paths) or share % groups or out_channels % groups:
-        raise GraphError(
-            f"a selective-kernel conv cannot take {x.channels} -> {out_channels} channels in "
-            f"{paths} paths{' of split input' if split_input else ''} of {groups} groups",
+    if split_input and x.channels % paths:
+        raise g.refuse(
+            f"the selective-kernel conv splits its {x.channels} input channels among {paths} "
+            f"paths, which do not divide them; use split_input: false or another width",
+            shapes=[x.shape],
+        )
+    if share % groups or out_channels % groups:
+        raise g.refuse(
+            f"the selective-kernel conv's paths take {share} -> {out_channels} channels, "
+            f"which do not divide into {groups} groups",
             shapes=[x.shape],
         )
     outs = []

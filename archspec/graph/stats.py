@@ -40,7 +40,7 @@ class Stats:
     @property
     def data_dependent(self) -> bool:
         """Whether ``macs`` counts one evaluation of some adaptive ODE stage's branch,
-        whose real count depends on the input (``archspec.summary(..., ode_evals=True)``
+        whose real count depends on the input (``archspec.summary(..., measure_ode=True)``
         measures it on a random batch)."""
         return any(n is None for n in self.ode_evals.values())
 

@@ -138,8 +138,16 @@ class OdeStage(FixedGridOde):
             what = "the adjoint method" if self.adjoint else f"the adaptive solver {self.solver}"
             raise ArchSpecError(
                 f"{what} runs eagerly only (torchdiffeq's loop branches on tensor values); "
-                "torch.compile and torch.export need a fixed-grid solver without adjoint"
+                "torch.compile(fullgraph=True) and torch.export need a fixed-grid solver "
+                "without adjoint (torch.compile without fullgraph runs the stage eagerly)"
             )
+        return self._solve_eagerly(x)
+
+    # Never traced: under torch.compile without fullgraph, Dynamo runs the refusal above
+    # eagerly and then would trace torchdiffeq's (and scipy's) import and loop, failing
+    # inside them; disabled, the stage runs eagerly between compiled graphs.
+    @torch.compiler.disable
+    def _solve_eagerly(self, x: torch.Tensor) -> torch.Tensor:
         try:
             import torchdiffeq
         except ImportError:

@@ -101,6 +101,11 @@ def stats_html(stats: Stats) -> str | None:
         ]
         if stats.uncounted:
             parts.append(f"<div>not in MACs: {escape(', '.join(stats.uncounted))}</div>")
+        if stats.data_dependent:
+            parts.append(
+                "<div>MACs count 1 evaluation of each adaptive ODE stage: the real count "
+                "depends on the data (summary(..., measure_ode=True) measures it)</div>"
+            )
         return "".join(parts)
 
     return never_raise(make)
@@ -171,7 +176,9 @@ def spec_bundle(spec: ArchSpec) -> dict[str, str] | None:
             rows.append(
                 [
                     record.scope,
-                    f"{record.depth} × {record.kind}",
+                    f"ODE of a {record.kind} branch, {record.ode.solver}"
+                    if record.ode is not None
+                    else f"{record.depth} × {record.kind}",
                     getattr(config, "width", ""),
                     getattr(config, "stride", ""),
                     f"{row['params']:,}",

@@ -89,6 +89,8 @@ def build_view(graph: nx.DiGraph, detail: str) -> View:
         f"(1 multiply-add = 1 MAC = 2 FLOPs) · input {shape_text(stats.input_shape)} "
         f"→ {_outputs_text(stats)} · {detail} detail"
     )
+    if stats.data_dependent:
+        view.subtitle += " · MACs count 1 evaluation of each adaptive ODE stage (data-dependent)"
     return view
 
 
@@ -176,6 +178,8 @@ def _stage_title(record: StageRecord) -> str:
     config = record.config
     width = getattr(config, "width", None)
     detail = f", width {width}" if width is not None else ""
+    if record.ode is not None:  # one branch, evaluated by the solver: not depth blocks
+        return f"{record.scope}: ODE of a {record.kind} branch{detail}"
     return f"{record.scope}: {record.depth} × {record.kind}{detail}"
 
 
@@ -337,7 +341,16 @@ def stage_view(graph: nx.DiGraph) -> View:
             record = stages[part]
             found = [kinds.get(b.scope) for b in graph.graph["blocks"] if b.stage == part]
             labels = list(dict.fromkeys(k.label for k in found if k is not None)) or ["none"]
-            label = f"{_stage_title(record)}\nskip: {', '.join(labels)}\n{numbers}"
+            skips = f"skip: {', '.join(labels)}"
+            if record.ode is not None:
+                # The solver adds the integral of f to the state itself; a discrete first
+                # block (where the stage changes the shape) brings its own skip.
+                solver = next(graph.nodes[n] for n in nodes if graph.nodes[n].op == "ode")
+                first = "" if found == [None] else f"{skips} (first block), "
+                skips = f"{first}{op_text('ode', solver.params)}"
+                if solver.params["evals"] is None:
+                    numbers += " (1 evaluation)"
+            label = f"{_stage_title(record)}\n{skips}\n{numbers}"
             attrs = style.block_attrs(record.kind)
         else:
             label = f"{part}\n{_ops_text(graph, nodes)}\n{numbers}"

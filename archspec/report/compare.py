@@ -29,6 +29,8 @@ class CompareRow:
     blocks: int
     input_size: tuple[int, ...]
     output_size: tuple[int, ...]
+    # MACs count one evaluation of some adaptive ODE stage's branch (Stats.data_dependent).
+    data_dependent: bool = False
 
     @property
     def flops(self) -> int:
@@ -44,6 +46,7 @@ class CompareRow:
             "blocks": self.blocks,
             "input_size": list(self.input_size),
             "output_size": list(self.output_size),
+            "macs_data_dependent": self.data_dependent,
         }
 
 
@@ -57,6 +60,7 @@ def compare_row(graph: nx.DiGraph) -> CompareRow:
         blocks=len(graph.graph["blocks"]),
         input_size=(1, *stats.input_shape),
         output_size=(1, *stats.output_shape),
+        data_dependent=stats.data_dependent,
     )
 
 
@@ -81,4 +85,12 @@ def side_by_side(
         ["input", *(units.shape(r.input_size) for r in rows)],
         ["output", *(units.shape(r.output_size) for r in rows)],
     ]
+    if any(r.data_dependent for r in rows):
+        table.insert(
+            3,
+            [
+                "MACs data-dependent",
+                *("yes (1 ODE eval)" if r.data_dependent else "no" for r in rows),
+            ],
+        )
     return columns, table

@@ -47,9 +47,16 @@ def is_weighted_layer(graph: nx.DiGraph, node: str) -> bool:
 
 def network_depth(graph: nx.DiGraph) -> int:
     """Weighted layers on the longest path from input to output: 50 for resnet50 (the
-    projection skips run beside the main path), 56 for resnet56, 121 for densenet121."""
+    projection skips run beside the main path), 56 for resnet56, 121 for densenet121.
+    An ODE stage's branch counts once per evaluation, one after another (56 for
+    ode_resnet56's Euler steps; an adaptive solver's one evaluation, as its MACs)."""
     longest: dict[str, int] = {}
     for node in nx.topological_sort(graph):
+        data = graph.nodes[node]
+        if data.op == "ode":
+            state, branch = (longest[p] for p in data.inputs)
+            longest[node] = state + (data.params["evals"] or 1) * (branch - state)
+            continue
         here = 1 if is_weighted_layer(graph, node) else 0
         before = max((longest[p] for p in graph.predecessors(node)), default=0)
         longest[node] = before + here
