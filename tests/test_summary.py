@@ -48,6 +48,10 @@ def test_three_counters_agree(preset: str) -> None:
     assert ops <= {op for op in OPS if OPS[op].counted} | set(report.uncounted)
     assert sum(p.params for p in report.stages) == report.params
     assert sum(p.macs for p in report.stages) == report.macs
+    # torchinfo's own total line names its unit by its symbol, and says the same number.
+    unit, value = re.search(r"Total mult-adds \((\w*)\): ([\d.]+)", report.torchinfo_table).groups()
+    scale = {"": 1, "M": 1e6, "G": 1e9, "T": 1e12}[unit]
+    assert float(value) == pytest.approx(report.torchinfo_mult_adds / scale, abs=0.006)
 
 
 def test_torchinfo_extra_terms_are_biases_and_norm_weights() -> None:

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,5 +232,17 @@ def _run_torchinfo(
             first = (str(cause).strip().splitlines() or [""])[0][:300]
             notes.append(f"torchinfo on {device} failed: {type(cause).__name__}: {first}")
             continue
-        return str(result), result.total_params, result.total_mult_adds, device, notes
+        return _table_text(result), result.total_params, result.total_mult_adds, device, notes
     return "", None, None, "", notes
+
+
+def _table_text(result: Any) -> str:
+    """torchinfo's table, its unit names mended: on Python 3.11 its str-valued unit enum
+    formats as its name ("Total mult-adds (Units.GIGABYTES)"), not its symbol ("(G)")."""
+    from torchinfo.enums import Units
+
+    return re.sub(
+        r"\(Units\.([A-Z]+)\)",
+        lambda m: f"({Units[m[1]].value})" if m[1] in Units.__members__ else m[0],
+        str(result),
+    )
