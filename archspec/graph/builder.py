@@ -167,7 +167,10 @@ class GraphBuilder:
 
         Example: ``raise g.refuse("instance norm cannot normalize a 1x1 map")``."""
         where = self._prefixed(name)
-        return GraphError(f"{where}: {message}", scope=self._block or where, shapes=shapes)
+        scope = self._block or where
+        # Outside a block (a stage's own refusal) the scope is the path: said once.
+        text = message if where == scope else f"{where}: {message}"
+        return GraphError(text, scope=scope, shapes=shapes)
 
     # -- the one place nodes are made ----------------------------------------------
     def _node(
