@@ -171,6 +171,18 @@ def test_reset_classifier_and_get_classifier() -> None:
         backbone.reset_classifier(10)
 
 
+@pytest.mark.parametrize("name", archspec.presets())
+def test_every_preset_survives_a_pickle(name: str) -> None:
+    """Loading a pickle re-traces each generated forward, calling every function op on
+    fx's proxies (the ODE time channel's reshape could not take one)."""
+    for features in (False, True):
+        model = archspec.build(name, device="meta", features=features)
+        twin = pickle.loads(pickle.dumps(model))
+        assert type(twin).__name__ == type(model).__name__, name
+        assert str(twin.graph) == str(model.graph), name
+        assert [n for n, _ in twin.named_modules()] == [n for n, _ in model.named_modules()]
+
+
 def test_generated_forwards_are_read_like_hand_written_code(resnet18: nn.Module) -> None:
     code = resnet18.layer2[0].code
     assert "conv1 = self.conv1(x)" in code and "+= downsample" in code
