@@ -148,8 +148,20 @@ def test_a_backbone_spec_in_yaml_through_the_commands(write) -> None:
 
 
 def test_bad_feature_points_are_clear_errors(write) -> None:
-    with pytest.raises(archspec.GraphError, match="no module 'layer9'"):
+    with pytest.raises(archspec.GraphError, match=r"no module 'layer9'.*top level has: conv1, bn1"):
         archspec.build("resnet18", features=["layer9"], device="meta")
+    with pytest.raises(archspec.GraphError, match=r"no module 'layer1\.7'.*layer1 has: 0, 1$"):
+        archspec.build("resnet18", features=["layer1.7"], device="meta")
+    with pytest.raises(archspec.GraphError, match=r"layer1\.0 has: conv1, bn1, relu, conv2"):
+        archspec.build("resnet18", features=["layer1.0.conv9"], device="meta")
+    with pytest.raises(archspec.GraphError) as err:
+        archspec.build("resnet18", features=["x"], device="meta")
+    assert "input" not in str(err.value)  # no module of the tree
+    with pytest.raises(archspec.SpecError, match="features: an empty list names no feature map"):
+        archspec.build("resnet18", features=[], device="meta")
+    path = write("one.yaml", "name: one\nextends: resnet18\nfeatures: layer2\n")
+    with pytest.raises(archspec.SpecError, match=r"one\.yaml:3.*not one string: write \[layer2\]"):
+        archspec.load(path)
     with pytest.raises(archspec.ArchSpecError, match="features is True, False or a list"):
         archspec.build("resnet18", features="layer1", device="meta")  # type: ignore[arg-type]
     with pytest.raises(archspec.SpecError, match="features"):
