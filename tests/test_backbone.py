@@ -55,6 +55,17 @@ def test_features_equal_timms_features_only(name: str) -> None:
     with torch.no_grad():
         for a, b in zip(ours(x), reference(x), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    ours_info, theirs = ours.feature_info, reference.feature_info
+    for idx in (None, -1, 2, [0, 3]):
+        for what in ("channels", "reduction"):
+            assert getattr(ours_info, what)(idx) == getattr(theirs, what)(idx), (what, idx)
+        keys = ["num_chs", "reduction"]
+        assert ours_info.get_dicts(keys=keys, idx=idx) == theirs.get_dicts(keys=keys, idx=idx)
+        assert ours_info.get("num_chs", idx) == theirs.get("num_chs", idx)
+    for i in range(len(theirs)):  # timm's entries are dicts, read by its keys
+        assert ours_info[i]["num_chs"] == theirs[i]["num_chs"]
+        assert ours_info[i]["reduction"] == theirs[i]["reduction"]
+        assert dict(ours_info[i]) == ours_info.get_dicts(idx=i)
 
 
 def test_features_equal_torchvisions_feature_extractor() -> None:

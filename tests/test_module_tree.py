@@ -183,6 +183,54 @@ def test_every_preset_survives_a_pickle(name: str) -> None:
         assert [n for n, _ in twin.named_modules()] == [n for n, _ in model.named_modules()]
 
 
+@pytest.mark.parametrize("name", archspec.presets())
+def test_forward_head_num_features_and_num_classes_as_timm_has_them(name: str) -> None:
+    """forward_head(forward_features(x)) is the forward, for every preset; num_features
+    is forward_features' channels, num_classes the classifier's outputs, after a reset too."""
+    spec = archspec.load(name)
+    model = archspec.build(spec, seed=0).eval()
+    channels, *sizes = spec.input.shape
+    small = [min(size, 64) for size in sizes]  # the head does not depend on the input size
+    x = torch.randn(2, channels, *small, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        trunk = model.forward_features(x)
+        # equal_nan: the deepest presets overflow at random init, in both calls alike
+        same = {"rtol": 0, "atol": 0, "equal_nan": True}
+        torch.testing.assert_close(model.forward_head(trunk), model(x), **same)
+        pre = model.forward_head(trunk, pre_logits=True)
+        assert model.num_features == trunk.shape[1] == pre.shape[1] == model.fc.in_features
+        assert model.num_classes == spec.head.classes == model(x).shape[1]
+        model.reset_classifier(0)
+        torch.testing.assert_close(model(x), pre, **same)
+        assert model.num_classes == 0
+        model.reset_classifier(7)
+        assert model.num_classes == 7 == model.forward_head(trunk).shape[1]
+    assert copy.deepcopy(model).num_classes == pickle.loads(pickle.dumps(model)).num_classes == 7
+
+
+def test_forward_head_equals_timms() -> None:
+    import reference_libs
+
+    reference = reference_libs.timm().create_model("resnet50d", pretrained=False).eval()
+    model = archspec.build("resnet50d", seed=0).eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = _x(64)
+    with torch.no_grad():
+        trunk = model.forward_features(x)
+        for pre_logits in (False, True):
+            expected = reference.forward_head(reference.forward_features(x), pre_logits)
+            torch.testing.assert_close(model.forward_head(trunk, pre_logits), expected)
+    assert (model.num_features, model.num_classes) == (
+        reference.num_features,
+        reference.num_classes,
+    )
+    headless = archspec.build("resnet18", overrides={"head": "none"}, device="meta")
+    assert (headless.num_classes, headless.num_features) == (0, 512)
+    backbone = archspec.build("resnet18", features=True, device="meta")
+    with pytest.raises(archspec.ArchSpecError, match=r"a backbone .* has no head"):
+        backbone.forward_head(torch.empty(1, 512, 1, 1, device="meta"))
+
+
 def test_generated_forwards_are_read_like_hand_written_code(resnet18: nn.Module) -> None:
     code = resnet18.layer2[0].code
     assert "conv1 = self.conv1(x)" in code and "+= downsample" in code
