@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import io
 import pickle
+import warnings
 
 import pytest
 import torch
@@ -150,6 +151,31 @@ def test_compile_export_and_channels_last_see_the_tree(name: str) -> None:
         torch.testing.assert_close(program.module()(x), expected)
         last = model.to(memory_format=torch.channels_last)
         torch.testing.assert_close(last(x.to(memory_format=torch.channels_last)), expected)
+
+
+# Block types whose own torch modules TorchScript cannot compile: SelectiveFuse takes
+# its paths as *inputs. When one compiles, this test says to take it off the list.
+NOT_SCRIPTABLE = {"resnest", "sk_basic", "sk_bottleneck"}
+
+
+@pytest.mark.parametrize("name", sorted(blocks()))
+def test_every_block_type_compiles_under_torchscript_or_is_listed(name: str) -> None:
+    from archspec.spec.load import from_data
+    from archspec.testing import tiny_block_spec
+
+    settings = {"eca": True} if name == "basic" else {}  # ECA's conv, a module of ours
+    spec = from_data(tiny_block_spec(name, "identity", **settings), "<test>")
+    model = archspec.build(spec, seed=0).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated
+        if name in NOT_SCRIPTABLE:
+            with pytest.raises(Exception, match="variable number of arguments"):
+                torch.jit.script(model)
+            return
+        scripted = torch.jit.script(model)
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(scripted(x), model(x))
 
 
 def test_reset_classifier_and_get_classifier() -> None:
