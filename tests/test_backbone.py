@@ -55,6 +55,17 @@ def test_features_equal_timms_features_only(name: str) -> None:
     with torch.no_grad():
         for a, b in zip(ours(x), reference(x), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    ours_info, theirs = ours.feature_info, reference.feature_info
+    for idx in (None, -1, 2, [0, 3]):
+        for what in ("channels", "reduction"):
+            assert getattr(ours_info, what)(idx) == getattr(theirs, what)(idx), (what, idx)
+        keys = ["num_chs", "reduction"]
+        assert ours_info.get_dicts(keys=keys, idx=idx) == theirs.get_dicts(keys=keys, idx=idx)
+        assert ours_info.get("num_chs", idx) == theirs.get("num_chs", idx)
+    for i in range(len(theirs)):  # timm's entries are dicts, read by its keys
+        assert ours_info[i]["num_chs"] == theirs[i]["num_chs"]
+        assert ours_info[i]["reduction"] == theirs[i]["reduction"]
+        assert dict(ours_info[i]) == ours_info.get_dicts(idx=i)
 
 
 def test_features_equal_torchvisions_feature_extractor() -> None:
@@ -148,8 +159,20 @@ def test_a_backbone_spec_in_yaml_through_the_commands(write) -> None:
 
 
 def test_bad_feature_points_are_clear_errors(write) -> None:
-    with pytest.raises(archspec.GraphError, match="no module 'layer9'"):
+    with pytest.raises(archspec.GraphError, match=r"no module 'layer9'.*top level has: conv1, bn1"):
         archspec.build("resnet18", features=["layer9"], device="meta")
+    with pytest.raises(archspec.GraphError, match=r"no module 'layer1\.7'.*layer1 has: 0, 1$"):
+        archspec.build("resnet18", features=["layer1.7"], device="meta")
+    with pytest.raises(archspec.GraphError, match=r"layer1\.0 has: conv1, bn1, relu, conv2"):
+        archspec.build("resnet18", features=["layer1.0.conv9"], device="meta")
+    with pytest.raises(archspec.GraphError) as err:
+        archspec.build("resnet18", features=["x"], device="meta")
+    assert "input" not in str(err.value)  # no module of the tree
+    with pytest.raises(archspec.SpecError, match="features: an empty list names no feature map"):
+        archspec.build("resnet18", features=[], device="meta")
+    path = write("one.yaml", "name: one\nextends: resnet18\nfeatures: layer2\n")
+    with pytest.raises(archspec.SpecError, match=r"one\.yaml:3.*not one string: write \[layer2\]"):
+        archspec.load(path)
     with pytest.raises(archspec.ArchSpecError, match="features is True, False or a list"):
         archspec.build("resnet18", features="layer1", device="meta")  # type: ignore[arg-type]
     with pytest.raises(archspec.SpecError, match="features"):

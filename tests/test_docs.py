@@ -38,6 +38,16 @@ def test_reference_covers_every_block_type_and_skip() -> None:
         assert f"| `{name}` |" in text
 
 
+def test_extending_names_every_setting_a_block_config_brings() -> None:
+    from archspec.blocks import BlockConfig
+
+    page = (DOCS / "extending.md").read_text()
+    start = page.index("which brings the settings every block takes:")
+    brought = re.sub(r"\s+", " ", page[start : page.index("Its `block` field", start)])
+    named = set(re.findall(r"`(\w+)`", brought))
+    assert named == set(BlockConfig.model_fields) - {"block"}, "docs/extending.md"
+
+
 def test_readme_python_example_names_its_files_after_its_spec() -> None:
     """The README's Python example works on the spec it loads last (tiny.yaml, the spec
     written above it), and every file it writes is named after that spec. That it runs

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import io
 import pickle
+import warnings
 
 import pytest
 import torch
@@ -152,6 +153,31 @@ def test_compile_export_and_channels_last_see_the_tree(name: str) -> None:
         torch.testing.assert_close(last(x.to(memory_format=torch.channels_last)), expected)
 
 
+# Block types whose own torch modules TorchScript cannot compile: SelectiveFuse takes
+# its paths as *inputs. When one compiles, this test says to take it off the list.
+NOT_SCRIPTABLE = {"resnest", "sk_basic", "sk_bottleneck"}
+
+
+@pytest.mark.parametrize("name", sorted(blocks()))
+def test_every_block_type_compiles_under_torchscript_or_is_listed(name: str) -> None:
+    from archspec.spec.load import from_data
+    from archspec.testing import tiny_block_spec
+
+    settings = {"eca": True} if name == "basic" else {}  # ECA's conv, a module of ours
+    spec = from_data(tiny_block_spec(name, "identity", **settings), "<test>")
+    model = archspec.build(spec, seed=0).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated
+        if name in NOT_SCRIPTABLE:
+            with pytest.raises(Exception, match="variable number of arguments"):
+                torch.jit.script(model)
+            return
+        scripted = torch.jit.script(model)
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(scripted(x), model(x))
+
+
 def test_reset_classifier_and_get_classifier() -> None:
     model = archspec.build("resnet18", seed=0).eval()
     assert model.get_classifier() is model.fc
@@ -169,6 +195,66 @@ def test_reset_classifier_and_get_classifier() -> None:
     backbone = archspec.build("resnet18", features=True, device="meta")
     with pytest.raises(archspec.ArchSpecError, match="no classifier"):
         backbone.reset_classifier(10)
+
+
+@pytest.mark.parametrize("name", archspec.presets())
+def test_every_preset_survives_a_pickle(name: str) -> None:
+    """Loading a pickle re-traces each generated forward, calling every function op on
+    fx's proxies (the ODE time channel's reshape could not take one)."""
+    for features in (False, True):
+        model = archspec.build(name, device="meta", features=features)
+        twin = pickle.loads(pickle.dumps(model))
+        assert type(twin).__name__ == type(model).__name__, name
+        assert str(twin.graph) == str(model.graph), name
+        assert [n for n, _ in twin.named_modules()] == [n for n, _ in model.named_modules()]
+
+
+@pytest.mark.parametrize("name", archspec.presets())
+def test_forward_head_num_features_and_num_classes_as_timm_has_them(name: str) -> None:
+    """forward_head(forward_features(x)) is the forward, for every preset; num_features
+    is forward_features' channels, num_classes the classifier's outputs, after a reset too."""
+    spec = archspec.load(name)
+    model = archspec.build(spec, seed=0).eval()
+    channels, *sizes = spec.input.shape
+    small = [min(size, 64) for size in sizes]  # the head does not depend on the input size
+    x = torch.randn(2, channels, *small, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        trunk = model.forward_features(x)
+        # equal_nan: the deepest presets overflow at random init, in both calls alike
+        same = {"rtol": 0, "atol": 0, "equal_nan": True}
+        torch.testing.assert_close(model.forward_head(trunk), model(x), **same)
+        pre = model.forward_head(trunk, pre_logits=True)
+        assert model.num_features == trunk.shape[1] == pre.shape[1] == model.fc.in_features
+        assert model.num_classes == spec.head.classes == model(x).shape[1]
+        model.reset_classifier(0)
+        torch.testing.assert_close(model(x), pre, **same)
+        assert model.num_classes == 0
+        model.reset_classifier(7)
+        assert model.num_classes == 7 == model.forward_head(trunk).shape[1]
+    assert copy.deepcopy(model).num_classes == pickle.loads(pickle.dumps(model)).num_classes == 7
+
+
+def test_forward_head_equals_timms() -> None:
+    import reference_libs
+
+    reference = reference_libs.timm().create_model("resnet50d", pretrained=False).eval()
+    model = archspec.build("resnet50d", seed=0).eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = _x(64)
+    with torch.no_grad():
+        trunk = model.forward_features(x)
+        for pre_logits in (False, True):
+            expected = reference.forward_head(reference.forward_features(x), pre_logits)
+            torch.testing.assert_close(model.forward_head(trunk, pre_logits), expected)
+    assert (model.num_features, model.num_classes) == (
+        reference.num_features,
+        reference.num_classes,
+    )
+    headless = archspec.build("resnet18", overrides={"head": "none"}, device="meta")
+    assert (headless.num_classes, headless.num_features) == (0, 512)
+    backbone = archspec.build("resnet18", features=True, device="meta")
+    with pytest.raises(archspec.ArchSpecError, match=r"a backbone .* has no head"):
+        backbone.forward_head(torch.empty(1, 512, 1, 1, device="meta"))
 
 
 def test_generated_forwards_are_read_like_hand_written_code(resnet18: nn.Module) -> None:

@@ -18,15 +18,29 @@ from torch.fx.graph_module import reduce_graph_module
 
 from archspec.errors import ArchSpecError
 
+# timm's keys for a feature's entries, and the attribute each reads.
+_TIMM_KEYS = {"module": "module", "num_chs": "channels", "reduction": "reduction"}
+
+Index = int | Sequence[int] | None
+
 
 @dataclass(frozen=True)
 class Feature:
     """One output of a backbone: the module that computes it, its channels, and its
-    reduction (how many input pixels one of its pixels spans along an axis)."""
+    reduction (how many input pixels one of its pixels spans along an axis). It also
+    reads as timm's entries do, ``feature["num_chs"]``, and ``dict(feature)`` is timm's."""
 
     module: str
     channels: int
     reduction: int
+
+    def __getitem__(self, key: str) -> str | int:
+        if key not in _TIMM_KEYS:
+            raise KeyError(f"{key!r}: a feature has {', '.join(_TIMM_KEYS)}")
+        return getattr(self, _TIMM_KEYS[key])  # type: ignore[no-any-return]
+
+    def keys(self) -> list[str]:
+        return list(_TIMM_KEYS)
 
 
 class FeatureInfo(Sequence[Feature]):
@@ -61,21 +75,35 @@ class FeatureInfo(Sequence[Feature]):
     def __hash__(self) -> int:
         return hash(self._features)
 
-    def channels(self) -> list[int]:
-        return [f.channels for f in self._features]
+    def get(self, key: str, idx: Index = None) -> Any:
+        """Entry ``key`` (timm's: ``num_chs``, ``reduction``, ``module``) of every output,
+        of output ``idx``, or of the outputs listed in ``idx``, as timm's ``get``."""
+        if idx is None:
+            return [f[key] for f in self._features]
+        if isinstance(idx, int):
+            return self._features[idx][key]
+        return [self._features[i][key] for i in idx]
 
-    def reduction(self) -> list[int]:
-        return [f.reduction for f in self._features]
+    def channels(self, idx: Index = None) -> Any:
+        """Channels of every output (``channels(-1)``: the last one's), as timm's."""
+        return self.get("num_chs", idx)
 
-    def module_name(self) -> list[str]:
-        return [f.module for f in self._features]
+    def reduction(self, idx: Index = None) -> Any:
+        return self.get("reduction", idx)
 
-    def get_dicts(self) -> list[dict[str, Any]]:
-        """timm's form: ``[{"module": ..., "num_chs": ..., "reduction": ...}, ...]``."""
-        return [
-            {"module": f.module, "num_chs": f.channels, "reduction": f.reduction}
-            for f in self._features
-        ]
+    def module_name(self, idx: Index = None) -> Any:
+        return self.get("module", idx)
+
+    def get_dicts(self, keys: Sequence[str] | None = None, idx: Index = None) -> Any:
+        """timm's form: ``[{"module": ..., "num_chs": ..., "reduction": ...}, ...]``, with
+        only ``keys`` if given, for output ``idx`` or the outputs it lists if given."""
+
+        def one(f: Feature) -> dict[str, Any]:
+            return {k: f[k] for k in (keys if keys is not None else _TIMM_KEYS)}
+
+        if isinstance(idx, int):
+            return one(self._features[idx])
+        return [one(self._features[i]) for i in (range(len(self)) if idx is None else idx)]
 
 
 def _real_class(obj: object) -> type:
@@ -153,13 +181,15 @@ class Network(Generated):
     features=True)``) and is None for a classifier.
     """
 
-    preserved = ("feature_info", "features_path", "classifier")
+    preserved = ("feature_info", "features_path", "classifier", "num_features", "num_classes")
 
     # Set by the builder (no class annotations: TorchScript would read them as types):
     # feature_info; features_path, the top-level calls from the input to the last stage's
     # map, one input to one output each (``conv1``, ``bn1``, ``relu``, ``maxpool``,
     # ``layer1`` ..), for forward_features; classifier, the path of the final linear
-    # layer or None, for reset_classifier.
+    # layer or None, for reset_classifier; timm's num_features (the channels of
+    # forward_features' map, None where there is none) and num_classes (the
+    # classifier's outputs, 0 without one).
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last stage's feature map (after the final norm, where the network has one),
@@ -175,6 +205,45 @@ class Network(Generated):
         for name in self.features_path:
             x = self.get_submodule(name)(x)
         return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """The head alone, on the map forward_features returns, so that
+        ``model.forward_head(model.forward_features(x))`` is ``model(x)``;
+        ``pre_logits=True`` stops before the classifier (the pooled, flattened features).
+        As timm's ``forward_head``.
+
+        Example::
+
+            model = archspec.build("resnet50")
+            feats = model.forward_head(model.forward_features(x), pre_logits=True)  # (N, 2048)
+        """
+        if self.feature_info is not None:
+            raise ArchSpecError("a backbone (built with features) has no head")
+        if not self.features_path:
+            raise ArchSpecError("this network's stem and stages are not a chain of modules")
+        # The top forward's calls, in order: the first len(features_path) are the trunk.
+        calls = [n for n in self.graph.nodes if n.op != "placeholder"]
+        values: dict[fx.Node, Any] = {calls[len(self.features_path) - 1]: x}
+
+        def value(node: fx.Node) -> Any:
+            if node not in values:
+                raise ArchSpecError(f"the head reads {node.name}, not only the last stage's map")
+            return values[node]
+
+        for node in calls[len(self.features_path) :]:
+            args = fx.node.map_arg(node.args, value)
+            if node.op == "output":
+                return args[0]  # type: ignore[no-any-return]
+            if pre_logits and node.op == "call_module" and node.target == self.classifier:
+                return args[0]  # type: ignore[no-any-return]
+            kwargs = fx.node.map_arg(node.kwargs, value)
+            if node.op == "call_module":
+                values[node] = self.get_submodule(str(node.target))(*args, **kwargs)
+            elif node.op == "call_function":
+                values[node] = node.target(*args, **kwargs)  # type: ignore[operator]
+            else:
+                values[node] = getattr(args[0], str(node.target))(*args[1:], **kwargs)
+        raise ArchSpecError("the network's forward returns nothing")  # fx always has one
 
     def get_classifier(self) -> nn.Module:
         """The final linear layer (``fc``), as timm's ``get_classifier``."""
@@ -209,3 +278,4 @@ class Network(Generated):
         *parents, leaf = self.classifier.split(".")  # type: ignore[union-attr]
         owner = self.get_submodule(".".join(parents)) if parents else self
         setattr(owner, leaf, new)
+        self.num_classes = num_classes

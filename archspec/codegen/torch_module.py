@@ -200,6 +200,9 @@ def build_module(
     model.feature_info = _feature_info(graph)
     model.features_path = _features_path(model, graph)
     model.classifier = _classifier(graph)
+    model.num_classes = model.get_classifier().out_features if model.classifier else 0
+    end = graph.graph.get("features_end")
+    model.num_features = graph.nodes[end].shape[0] if model.features_path else None
     return _materialize(model, graph, device, dtype, seed)  # type: ignore[return-value]
 
 

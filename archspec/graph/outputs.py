@@ -19,16 +19,26 @@ def _inside(scope: str, module: str) -> bool:
     return scope == module or scope.startswith(module + ".")
 
 
+def _near(graph: nx.DiGraph, module: str) -> str:
+    """The modules beside a missing one, in the network's order: those of its deepest
+    parent that exists, so ``layer1.9`` is answered with layer1's blocks."""
+    scopes = [d.scope for _, d in graph.nodes(data=True) if d.op != "input" and d.scope]
+    parts = module.split(".")
+    for depth in range(len(parts) - 1, 0, -1):
+        owner = ".".join(parts[:depth]) + "."
+        below = [s[len(owner) :].split(".")[0] for s in scopes if s.startswith(owner)]
+        if below:
+            return f"{owner[:-1]} has: {', '.join(list(dict.fromkeys(below))[:20])}"
+    top = list(dict.fromkeys(s.split(".")[0] for s in scopes))
+    return f"the top level has: {', '.join(top[:20])}"
+
+
 def module_output(graph: nx.DiGraph, module: str) -> str:
     """The IR node whose value module ``module`` returns: a layer's last call, or the
     one value a container (stage, block, ``downsample``) passes out."""
     members = [n for n, d in graph.nodes(data=True) if d.op != "input" and _inside(d.scope, module)]
     if not members:
-        paths = sorted({d.scope.split(".")[0] for _, d in graph.nodes(data=True) if d.scope})
-        raise GraphError(
-            f"features: no module {module!r} in this network; top-level modules: "
-            f"{', '.join(paths[:20])}"
-        )
+        raise GraphError(f"features: no module {module!r} in this network; {_near(graph, module)}")
     inside = set(members)
     final = graph.graph["output"]
     leaving = [n for n in members if n == final or any(s not in inside for s in graph.succ[n])]

@@ -15,7 +15,15 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Discriminator, Field, PrivateAttr, Tag, ValidationError, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails
 
 from archspec.blocks import BlockConfig
@@ -137,6 +145,17 @@ class ArchSpec(Strict, metaclass=_Constructed):
 
     _blocks: tuple[BlockConfig, ...] = PrivateAttr(default=())
     _odes: tuple[OdeSpec | None, ...] = PrivateAttr(default=())
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _features_form(cls, value: Any) -> Any:
+        # Without this, pydantic answers with the first branch of the union: an empty
+        # list or one path "must be a valid boolean".
+        if isinstance(value, str):
+            raise ValueError(f"a list of module paths, not one string: write [{value[:40]}]")
+        if isinstance(value, list | tuple) and not value:
+            raise ValueError("an empty list names no feature map: use true, or name modules")
+        return value
 
     @model_validator(mode="after")
     def _resolve_stages(self) -> ArchSpec:

@@ -77,6 +77,10 @@ def time_concat(h: Any, t: Any) -> Any:
     number, a 0-d tensor (a solver's) or one value per sample."""
     import torch
 
+    if isinstance(h, torch.fx.Proxy):
+        # Loading a pickle re-traces the generated forward: this stays one call, as built
+        # (its reshape needs h's rank, which a proxy does not have).
+        return h.tracer.create_proxy("call_function", time_concat, (h, t), {})
     t = torch.as_tensor(t, dtype=h.dtype, device=h.device).reshape(-1, *(1,) * (h.dim() - 1))
     return torch.cat([torch.ones_like(h[:, :1]) * t, h], 1)
 
