@@ -61,18 +61,21 @@ __version__ = "0.1.0"
 
 SpecLike = str | Path | ArchSpec
 Overrides = Mapping[str, Any] | Sequence[str] | None
+FeaturesArg = bool | Sequence[str] | None
 
 
-def lower(spec: SpecLike, overrides: Overrides = None) -> IRGraph:
+def lower(spec: SpecLike, overrides: Overrides = None, *, features: FeaturesArg = None) -> IRGraph:
     """The graph IR of a spec (preset name, path or ArchSpec): a ``networkx.DiGraph``
-    of primitive ops, every shape inferred.
+    of primitive ops, every shape inferred. ``features`` as in :func:`build` (here and
+    in :func:`stats`, :func:`summary`, :func:`render`, :func:`emit_python`).
 
     Example::
 
         graph = archspec.lower("resnet18")
         graph.nodes["fc"].shape        # (1000,)
+        archspec.lower("resnet18", features=["layer2"]).graph["output_shape"]  # (128, 28, 28)
     """
-    return _lowered(load(spec, overrides), spec, overrides)
+    return _lowered(with_features(load(spec, overrides), features), spec, overrides)
 
 
 def _lowered(loaded: ArchSpec, spec: SpecLike, overrides: Overrides = None) -> IRGraph:
@@ -87,7 +90,7 @@ def _lowered(loaded: ArchSpec, spec: SpecLike, overrides: Overrides = None) -> I
         raise with_stage_line(exc, spec, overrides) from None
 
 
-def stats(spec: SpecLike, overrides: Overrides = None) -> Stats:
+def stats(spec: SpecLike, overrides: Overrides = None, *, features: FeaturesArg = None) -> Stats:
     """Parameters, MACs and FLOPs, computed from shapes alone (no weights).
 
     Example::
@@ -97,7 +100,7 @@ def stats(spec: SpecLike, overrides: Overrides = None) -> Stats:
     """
     from archspec.graph.stats import graph_stats
 
-    return graph_stats(lower(spec, overrides))
+    return graph_stats(lower(spec, overrides, features=features))
 
 
 def build(
@@ -107,7 +110,7 @@ def build(
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
     overrides: Overrides = None,
-    features: bool | Sequence[str] | None = None,
+    features: FeaturesArg = None,
 ) -> torch.nn.Module:
     """Build the ``nn.Module`` of a spec: a module tree as hand-written PyTorch is
     (``model.layer2[0]`` is a block; each module can be called and hooked alone).
@@ -129,7 +132,7 @@ def build(
     from archspec.codegen.torch_module import build_module
 
     seed, device, dtype = check_seed(seed), check_device(device), check_dtype(dtype)
-    graph = lower(with_features(load(spec, overrides), features))
+    graph = _lowered(with_features(load(spec, overrides), features), spec, overrides)
     check_weights_fit(graph, device, dtype)
     return build_module(graph, seed=seed, device=device, dtype=dtype)
 
@@ -141,6 +144,7 @@ def summary(
     depth: int = 3,
     overrides: Overrides = None,
     measure_ode: bool = False,
+    features: FeaturesArg = None,
 ) -> Summary:
     """Params, MACs and FLOPs (analytic, per stage) with torchinfo's layer table from a
     forward pass on the meta device: seconds, and no memory, even for 10^10 parameters.
@@ -159,7 +163,7 @@ def summary(
     from archspec.report.summary import summarize
 
     check_int("depth", depth, 0, MAX_DEPTH_LEVELS)
-    loaded, batch = with_input_size(load(spec, overrides), input_size)
+    loaded, batch = with_input_size(with_features(load(spec, overrides), features), input_size)
     graph = _lowered(loaded, spec, overrides)
     return summarize(graph, batch=batch, depth=depth, measure_ode=measure_ode)
 
@@ -170,6 +174,7 @@ def render(
     *,
     detail: str = "block",
     overrides: Overrides = None,
+    features: FeaturesArg = None,
 ) -> Path:
     """Draw a spec to ``path``: ``.svg``, ``.png``, ``.pdf`` (Graphviz's dot layout),
     ``.dot`` (the Graphviz source), ``.mmd`` (a Mermaid flowchart for Markdown pages) or
@@ -186,7 +191,9 @@ def render(
     # function is defined: importing a subpackage binds its name on the parent package,
     # so a later first import would replace this function with the package.
     path, loaded = _output_beside(spec, overrides, path)
-    return _render_graph(_lowered(loaded, spec, overrides), path, detail=detail)
+    return _render_graph(
+        _lowered(with_features(loaded, features), spec, overrides), path, detail=detail
+    )
 
 
 def _output_beside(spec: SpecLike, overrides: Overrides, path: object) -> tuple[Path, ArchSpec]:
@@ -203,7 +210,9 @@ def _output_beside(spec: SpecLike, overrides: Overrides, path: object) -> tuple[
     return checked, loaded
 
 
-def emit_python(spec: SpecLike, overrides: Overrides = None) -> str:
+def emit_python(
+    spec: SpecLike, overrides: Overrides = None, *, features: FeaturesArg = None
+) -> str:
     """Standalone PyTorch source for a spec: it needs no archspec, builds the same
     module hierarchy (the same ``state_dict`` loads) and computes the same outputs.
 
@@ -213,7 +222,7 @@ def emit_python(spec: SpecLike, overrides: Overrides = None) -> str:
     """
     from archspec.codegen.emit import emit_python as _emit
 
-    loaded = load(spec, overrides)
+    loaded = with_features(load(spec, overrides), features)
     return _emit(_lowered(loaded, spec, overrides), spec_yaml=loaded.to_yaml())
 
 

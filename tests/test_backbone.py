@@ -4,6 +4,7 @@ and torchvision's ``create_feature_extractor`` with the same weights."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import reference_libs
@@ -207,3 +208,28 @@ def test_a_backbone_gets_the_weights_its_classifier_gets_from_the_same_seed(poin
     full = archspec.build("resnet50", seed=0).state_dict()
     part = archspec.build("resnet50", seed=0, features=points).state_dict()
     assert part and all(torch.equal(value, full[key]) for key, value in part.items())
+
+
+@pytest.mark.parametrize("features", [True, ["layer2", "layer3.1"]])
+def test_every_api_function_takes_features_as_build_does(
+    tmp_path: Path, features: bool | list[str]
+) -> None:
+    """``features=`` on lower, stats, summary, render and emit_python is the spec's
+    ``features:``, as on build."""
+    spec = archspec.load("resnet18")
+    written = spec.override({"features": features})
+    assert (
+        archspec.lower(spec, features=features).graph["output_shapes"]
+        == (archspec.lower(written).graph["output_shapes"])
+    )
+    assert archspec.stats(spec, features=features) == archspec.stats(written)
+    given = archspec.summary(spec, features=features, depth=1)
+    assert given.features == archspec.summary(written, depth=1).features
+    assert [f["module"] for f in given.features] == archspec.build(
+        spec, features=features, device="meta"
+    ).feature_info.module_name()
+    drawn = archspec.render(written, tmp_path / "written.dot").read_text()
+    assert archspec.render(spec, tmp_path / "given.dot", features=features).read_text() == drawn
+    assert archspec.emit_python(spec, features=features) == archspec.emit_python(written)
+    with pytest.raises(archspec.ArchSpecError, match="features"):
+        archspec.stats(spec, features="layer2")
