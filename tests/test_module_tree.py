@@ -277,3 +277,16 @@ def test_torchview_draws_stages_then_blocks_then_layers() -> None:
     assert names[1].count("Sequential") == 4 and "BasicBlock" not in names[1]
     assert names[2].count("BasicBlock") == 8 and "Sequential" not in names[2]
     assert "BasicBlock" not in names[3] and names[3].count("Conv2d") > names[2].count("Conv2d")
+
+
+@pytest.mark.parametrize("name", ["resnet50", "resnext50_32x4d", "wide_resnet50_2"])
+def test_print_shows_the_tree_as_torchvision_s(name: str) -> None:
+    """print(model) shows the module tree with the lines torchvision's model prints (bar
+    the top class's name; a block's relu comes where it is first called, torchvision's
+    after the convs), without fx's generated code after it."""
+    import reference_libs
+
+    theirs = getattr(reference_libs.torchvision().models, name)()
+    ours = archspec.build(name, device="meta")
+    assert sorted(str(ours).splitlines()[1:]) == sorted(str(theirs).splitlines()[1:])
+    assert "def forward" in ours.code

@@ -130,6 +130,11 @@ class Generated(fx.GraphModule):
     # Plain attributes a copy or a pickle must keep (GraphModule keeps only modules).
     preserved: tuple[str, ...] = ()
 
+    def __str__(self) -> str:
+        # The module tree, as print() shows a hand-written model; fx's own str() appends
+        # the generated code (``model.code`` still gives it).
+        return nn.Module.__repr__(self)
+
     def __reduce__(self) -> tuple[Any, ...]:
         _, (body, import_block) = super().__reduce__()
         body["_graphmodule_cls_name"] = type(self).__name__

@@ -95,10 +95,16 @@ def _global_class(p: Params) -> str:
     return "AdaptiveAvgPool" if p["kind"] == "avg" else "AdaptiveMaxPool"
 
 
+def _global_size(s: Shape) -> int | tuple[int, ...]:
+    """The output size as torchvision writes it, ``(1, 1)`` and ``(1, 1, 1)`` (1 at rank 1),
+    so the module prints as theirs does."""
+    return 1 if len(s) == 2 else (1,) * (len(s) - 1)
+
+
 GLOBAL_POOL = Op(
     shape=_global_shape,
-    module=lambda p, inplace, s: nd(_global_class(p), s)(1),
-    source=lambda p, s, args, inplace: f"nn.{_global_class(p)}{len(s) - 1}d(1)",
+    module=lambda p, inplace, s: nd(_global_class(p), s)(_global_size(s)),
+    source=lambda p, s, args, inplace: f"nn.{_global_class(p)}{len(s) - 1}d({_global_size(s)})",
     label=lambda p: f"global {p['kind']} pool",
     style=_STYLE,
 )
