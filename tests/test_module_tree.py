@@ -153,13 +153,8 @@ def test_compile_export_and_channels_last_see_the_tree(name: str) -> None:
         torch.testing.assert_close(last(x.to(memory_format=torch.channels_last)), expected)
 
 
-# Block types whose own torch modules TorchScript cannot compile: SelectiveFuse takes
-# its paths as *inputs. When one compiles, this test says to take it off the list.
-NOT_SCRIPTABLE = {"resnest", "sk_basic", "sk_bottleneck"}
-
-
 @pytest.mark.parametrize("name", sorted(blocks()))
-def test_every_block_type_compiles_under_torchscript_or_is_listed(name: str) -> None:
+def test_every_block_type_compiles_under_torchscript(name: str) -> None:
     from archspec.spec.load import from_data
     from archspec.testing import tiny_block_spec
 
@@ -168,10 +163,6 @@ def test_every_block_type_compiles_under_torchscript_or_is_listed(name: str) -> 
     model = archspec.build(spec, seed=0).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated
-        if name in NOT_SCRIPTABLE:
-            with pytest.raises(Exception, match="variable number of arguments"):
-                torch.jit.script(model)
-            return
         scripted = torch.jit.script(model)
     x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

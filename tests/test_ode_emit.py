@@ -1,4 +1,5 @@
-"""ODE stages in standalone source (emit_python) and in ``archspec summary --json``."""
+"""ODE stages in standalone source (emit_python), under TorchScript and in
+``archspec summary --json``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,40 @@ def test_emitted_fixed_grid_stages_load_the_weights_and_agree(ode: dict, size: A
 def test_emit_refuses_torchdiffeq_stages_naming_them(ode: dict, words: str) -> None:
     with pytest.raises(ArchSpecError, match=f"ODE stage layer1 .*{words}"):
         archspec.emit_python(spec(ode))
+
+
+@pytest.mark.parametrize(
+    "ode",
+    [
+        {"solver": "euler", "steps": 3, "t": 3.0},
+        {"solver": "midpoint", "steps": 2, "time_channel": True},
+        {"solver": "rk4", "steps": 2, "time_channel": True},
+    ],
+)
+def test_fixed_grid_stages_compile_under_torchscript(ode: dict) -> None:
+    """Both stages: one ODE alone, one after the discrete block that changes the shape."""
+    model = archspec.build(spec(ode), seed=0).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated
+        scripted = torch.jit.script(model)
+    x = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(scripted(x), model(x))
+    # and with autograd on (the solver's other Euler path)
+    torch.testing.assert_close(scripted(x), model(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("ode", "words"),
+    [
+        ({"solver": "dopri5"}, "adaptive solver dopri5"),
+        ({"solver": "rk4", "adjoint": True}, "adjoint method"),
+    ],
+)
+def test_torchscript_refuses_torchdiffeq_stages_saying_why(ode: dict, words: str) -> None:
+    model = archspec.build(spec(ode), seed=0).eval()
+    with pytest.raises(ArchSpecError, match=f"{words} runs eagerly only .*torch.jit.script"):
+        torch.jit.script(model)
 
 
 def _summary_json(tmp_path: Path, s: archspec.ArchSpec, *more: str) -> dict[str, Any]:

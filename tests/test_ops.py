@@ -97,7 +97,7 @@ def test_the_fields_agree(op: str, params: dict[str, Any], ins: tuple) -> None:
         rule.init(module, params, False)
         module.eval()
         with torch.no_grad():
-            result = module(*values)
+            result = module(*rule.module_call_args(values))
     else:
         fn, args, kwargs = rule.call(params, values, False)
         result = fn(*args, **kwargs)

@@ -111,7 +111,7 @@ def _flat(graph: nx.DiGraph) -> tuple[fx.Graph, dict[str, nn.Module]]:
             if op == "input":
                 env[node] = fx_graph.placeholder("x")
             elif rule.module is not None:
-                env[node] = fx_graph.call_module(scope, tuple(args))
+                env[node] = fx_graph.call_module(scope, rule.module_call_args(args))
             elif rule.call is not None:
                 # A sum is in place like torchvision's `out += identity` when nothing else
                 # reads its first operand, and when that is no activation's output: ReLU,

@@ -27,12 +27,13 @@ class ChannelConv(nn.Conv1d):
 class SelectiveFuse(nn.Module):
     """Selective-kernel fusion (Li et al. 2019): given n path outputs ``(N, C, ...)`` and
     the attention's logits ``(N, n·C, 1, ...)``, a softmax across the n paths per channel
-    weighs them, and their weighted sum is the output. No parameters."""
+    weighs them, and their weighted sum is the output. No parameters.
 
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        paths, logits = inputs[:-1], inputs[-1]
-        n, channels = len(paths), paths[0].shape[1]
-        weights = logits.reshape(logits.shape[0], n, channels, *logits.shape[2:]).softmax(1)
+    The paths come as one list, not as ``*paths``: TorchScript compiles no varargs."""
+
+    def forward(self, paths: list[torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        n = len(paths)
+        weights = logits.unflatten(1, [n, paths[0].shape[1]]).softmax(1)
         out = paths[0] * weights[:, 0]
         for i in range(1, n):
             out = out + paths[i] * weights[:, i]

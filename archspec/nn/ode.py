@@ -3,9 +3,9 @@ Ordinary Differential Equations"), f being one block's residual branch.
 
 Fixed-grid solvers (euler, midpoint, rk4) step in plain torch here (:class:`FixedGridOde`,
 which emit_python copies into standalone source), the same schemes as torchdiffeq's (its
-rk4 is the 3/8 rule), so the stage runs under ``torch.compile`` and
-``torch.export`` (torchdiffeq's own loop branches on tensor values, which neither can
-trace). The adaptive dopri5 and the adjoint method call torchdiffeq, eagerly only.
+rk4 is the 3/8 rule), so the stage runs under ``torch.compile``, ``torch.export`` and
+TorchScript (torchdiffeq's own loop branches on tensor values, which none can trace).
+The adaptive dopri5 and the adjoint method call torchdiffeq, eagerly only.
 
 Example::
 
@@ -27,6 +27,10 @@ class FixedGridOde(nn.Module):
     (its state-dict names are ``func.conv1.weight`` ...), called ``func(x, t)`` where it
     takes the time as a channel. Pure torch, so emit_python copies it as it is."""
 
+    # Constants to TorchScript, which then compiles only the branches the stage takes
+    # (not func(x, t) where func takes x alone, nor a first block it lacks).
+    __constants__ = ("has_first", "time_channel")
+
     def __init__(
         self,
         func: nn.Module,
@@ -39,6 +43,7 @@ class FixedGridOde(nn.Module):
         super().__init__()
         if first is not None:  # the discrete block that changes the shape, as layerN.0
             self.add_module("0", first)
+        self.has_first = first is not None
         self.func = func
         self.solver, self.steps, self.t = solver, int(steps), float(t)
         # f(t, x): func takes t too, as one more input channel of each conv (func(x, t)).
@@ -48,15 +53,22 @@ class FixedGridOde(nn.Module):
         time = ", time_channel=True" if self.time_channel else ""
         return f"solver={self.solver}, steps={self.steps}, t={self.t:g}{time}"
 
-    def f(self, t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def f(self, t: float, x: torch.Tensor) -> torch.Tensor:
         """dx/dt at time t: the branch, given t where it takes it."""
-        return self.func(x, t) if self.time_channel else self.func(x)
+        # Each if has its else: TorchScript would compile a call after the if as well.
+        if self.time_channel:
+            if torch.jit.is_scripting():
+                # a scripted func types its unannotated t as a tensor
+                return self.func(x, torch.tensor(t, dtype=x.dtype, device=x.device))
+            else:
+                return self.func(x, t)
+        else:
+            return self.func(x)
 
     def before(self, x: torch.Tensor) -> torch.Tensor:
         """The discrete block before the ODE, where the stage has one."""
-        for name, module in self.named_children():
-            if name == "0":
-                x = module(x)
+        if self.has_first:
+            x = getattr(self, "0")(x)
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,12 +76,11 @@ class FixedGridOde(nn.Module):
 
     def solve(self, x: torch.Tensor) -> torch.Tensor:
         h = self.t / self.steps
-        f = self.f
         for k in range(self.steps):
             t0 = k * h  # as torchdiffeq's grid, whose last point is t itself
             t1 = self.t if k == self.steps - 1 else (k + 1) * h
             if self.solver == "euler":
-                fx = f(t0, x)
+                fx = self.f(t0, x)
                 if torch.is_grad_enabled():
                     x = torch.add(x, fx, alpha=h)
                 else:
@@ -78,12 +89,12 @@ class FixedGridOde(nn.Module):
                     # autograd, where f's last op may have saved its output.
                     x = (fx if h == 1.0 else fx.mul_(h)).add_(x)
             elif self.solver == "midpoint":
-                x = x + h * f(t0 + 0.5 * h, x + (0.5 * h) * f(t0, x))
+                x = x + h * self.f(t0 + 0.5 * h, x + (0.5 * h) * self.f(t0, x))
             else:  # rk4, the 3/8 rule, as torchdiffeq's rk4
-                k1 = f(t0, x)
-                k2 = f(t0 + h / 3, x + (h / 3) * k1)
-                k3 = f(t0 + h * 2 / 3, x + h * (k2 - k1 / 3))
-                k4 = f(t1, x + h * (k1 - k2 + k3))
+                k1 = self.f(t0, x)
+                k2 = self.f(t0 + h / 3, x + (h / 3) * k1)
+                k3 = self.f(t0 + h * 2 / 3, x + h * (k2 - k1 / 3))
+                k4 = self.f(t1, x + h * (k1 - k2 + k3))
                 x = x + (h / 8) * (k1 + 3 * (k2 + k3) + k4)
         return x
 
@@ -123,12 +134,29 @@ class OdeStage(FixedGridOde):
         time = ", time_channel=True" if self.time_channel else ""
         return f"solver={self.solver}, {how}, t={self.t:g}, adjoint={self.adjoint}{time}"
 
+    def __prepare_scriptable__(self) -> OdeStage:
+        # torch.jit.script asks each module first: refused here, in a line, rather than
+        # deep in torchdiffeq's source, which TorchScript cannot compile.
+        if self.eager_only:
+            from archspec.errors import ArchSpecError
+
+            what = "the adjoint method" if self.adjoint else f"the adaptive solver {self.solver}"
+            raise ArchSpecError(
+                f"{what} runs eagerly only (torchdiffeq's loop), so torch.jit.script cannot "
+                "compile this ODE stage; use a fixed-grid solver (euler, midpoint, rk4) "
+                "without adjoint"
+            )
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.before(x)
         if x.is_meta and self.eager_only:
             return x + self.f(0.0, x)  # shapes only: meta tensors hold no values to adapt to
-        if self.eager_only:
-            return self._torchdiffeq(x)
+        # Nested: TorchScript skips the body of `if not is_scripting()` only when the if
+        # tests nothing else (and __prepare_scriptable__ refuses such a stage anyway).
+        if self.eager_only:  # noqa: SIM102
+            if not torch.jit.is_scripting():
+                return self._torchdiffeq(x)
         return self.solve(x)
 
     def _torchdiffeq(self, x: torch.Tensor) -> torch.Tensor:
@@ -189,3 +217,16 @@ class _Counted(nn.Module):
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         self.calls += 1
         return self.func(x, t) if self.time_channel else self.func(x)
+
+
+def time_concat(h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """t broadcast as one more channel before h's (Chen et al.'s ConcatConv2d): t a
+    number (eagerly), a 0-d tensor (a solver's) or one value per sample."""
+    # Nested: TorchScript skips the fx check only in an `if` that tests nothing else.
+    if not torch.jit.is_scripting():  # noqa: SIM102
+        if isinstance(h, torch.fx.Proxy):
+            # Loading a pickle re-traces the generated forward: this stays one call, as
+            # built (its reshape needs h's rank, which a proxy does not have).
+            return h.tracer.create_proxy("call_function", time_concat, (h, t), {})
+    t = torch.as_tensor(t, dtype=h.dtype, device=h.device).reshape([-1] + [1] * (h.dim() - 1))
+    return torch.cat([torch.ones_like(h[:, :1]) * t, h], 1)

@@ -85,11 +85,13 @@ def _fuse_module(p: Params, inplace: bool, in_shape: Shape) -> Any:
     return SelectiveFuse()
 
 
-# select(path_0, ..., path_n-1, logits): the softmax-weighted sum of the paths.
+# select(path_0, ..., path_n-1, logits): the softmax-weighted sum of the paths, its module
+# called as SelectiveFuse()([path_0, ..., path_n-1], logits).
 SELECT = Op(
     shape=_fuse_shape,
     arity=0,
     module=_fuse_module,
+    module_args=lambda args: (list(args[:-1]), args[-1]),
     source=lambda p, s, args, inplace: "SelectiveFuse()",
     label=lambda p: "select",
     style={"shape": "circle", "style": "filled", "width": "0.45", "fillcolor": "#e4d7f5"},

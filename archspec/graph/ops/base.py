@@ -25,6 +25,8 @@ Attrs = dict[str, str]
 ModuleFactory = Callable[[Params, bool, Shape], Any]
 # A function op: (params, fx argument nodes, in place) -> (callable, args, kwargs) for fx.
 FunctionCall = Callable[[Params, list[Any], bool], tuple[Callable[..., Any], tuple, dict]]
+# How a module op's module takes the op's inputs (fx nodes), as its call's arguments.
+ModuleArgs = Callable[[list[Any]], tuple[Any, ...]]
 # How the op is written in standalone source: a module op's constructor expression, or a
 # function op's expression over its argument names; the flag says the op is in place.
 Source = Callable[[Params, Shape, Sequence[str], bool], str]
@@ -72,6 +74,13 @@ class Op:
     # does arithmetic that convention leaves out (reports say so instead of claiming 0).
     counted: bool = False
     arity: int = 1  # inputs it takes; 0 means any number >= 2
+    # A module op's call: one positional argument per input unless this regroups them
+    # (a list of paths, which TorchScript compiles where it compiles no ``*inputs``).
+    module_args: ModuleArgs | None = None
+
+    def module_call_args(self, args: list[Any]) -> tuple[Any, ...]:
+        """The arguments the op's module is called with, given its inputs."""
+        return tuple(args) if self.module_args is None else self.module_args(args)
 
 
 # -- per-axis arithmetic, at any rank ------------------------------------------------------

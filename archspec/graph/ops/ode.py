@@ -72,17 +72,10 @@ def _time_concat_shape(p: Params, ins: Sequence[Shape]) -> Shape:
     return (h[0] + 1, *h[1:])
 
 
-def time_concat(h: Any, t: Any) -> Any:
-    """t broadcast as one more channel before h's (Chen et al.'s ConcatConv2d): t a
-    number, a 0-d tensor (a solver's) or one value per sample."""
-    import torch
+def _time_concat_call(p: Params, args: list[Any], inplace: bool) -> tuple[Any, tuple, dict]:
+    from archspec.nn.ode import time_concat  # torch's, so TorchScript compiles it
 
-    if isinstance(h, torch.fx.Proxy):
-        # Loading a pickle re-traces the generated forward: this stays one call, as built
-        # (its reshape needs h's rank, which a proxy does not have).
-        return h.tracer.create_proxy("call_function", time_concat, (h, t), {})
-    t = torch.as_tensor(t, dtype=h.dtype, device=h.device).reshape(-1, *(1,) * (h.dim() - 1))
-    return torch.cat([torch.ones_like(h[:, :1]) * t, h], 1)
+    return time_concat, (args[0], args[1]), {}
 
 
 ODE_TIME = Op(
@@ -98,7 +91,7 @@ TIME_CONCAT = Op(
     shape=_time_concat_shape,
     arity=2,
     counted=True,  # copies, no arithmetic
-    call=lambda p, args, inplace: (time_concat, (args[0], args[1]), {}),
+    call=_time_concat_call,
     source=lambda p, s, args, inplace: (
         f"torch.cat([torch.ones_like({args[0]}[:, :1]) * torch.as_tensor({args[1]}, "
         f"dtype={args[0]}.dtype, device={args[0]}.device).reshape(-1, "
