@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from archspec.codegen.emit.forward import Forward, gathered, without
+from archspec.codegen.emit.forward import Forward, gathered, hoisted, without
 from archspec.codegen.emit.names import Namer, access, attribute, identifier
 from archspec.codegen.emit.statements import write
 from archspec.codegen.emit.templates import Call, Const, Seq, Slot, render, structure, unify
@@ -39,6 +39,8 @@ class Variant:
     members: list[Member]
     ref: Member  # a member that has every child any member has
     structs: dict[str, Any] = field(default_factory=dict)
+    # Children whose absence leaves the skip reading the block's input (see without()).
+    to_input: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -48,30 +50,36 @@ class ClassDef:
     calls: dict[str, Call]  # member path -> its constructor call
 
 
-def _fits(variant: Variant, member: Member) -> bool:
+def _fits(variant: Variant, member: Member, loose: set[str]) -> frozenset[str] | None:
+    """The variant's ``to_input`` set with ``member`` in it, or None if it does not fit."""
     for child, tree in member.children.items():
         known = variant.structs.get(child)
-        if known is not None and known != structure(tree):
-            return False
+        if known is not None and known != structure(tree) and child not in loose:
+            return None
     union = set(variant.ref.children) | set(member.children)
-    if set(variant.ref.children) >= union:
-        return _specializes(variant.ref, member)
-    if set(member.children) >= union:
-        return all(_specializes(member, m) for m in variant.members)
-    return False
+    refs, others = [variant.ref], [member]
+    if not set(variant.ref.children) >= union:
+        if not set(member.children) >= union:
+            return None
+        refs, others = [member], variant.members
+    for to_input in (variant.to_input, variant.to_input | frozenset(loose)):
+        if all(_specializes(refs[0], m, to_input) for m in others):
+            return to_input
+    return None
 
 
-def _specializes(ref: Member, member: Member) -> bool:
+def _specializes(ref: Member, member: Member, to_input: frozenset[str]) -> bool:
     """Whether ``member``'s forward is ``ref``'s without the children it lacks."""
     missing = set(ref.children) - set(member.children)
     if not missing:
         return ref.forward.key == member.forward.key
-    trimmed = without(ref.forward, missing)
+    trimmed = without(ref.forward, missing, to_input)
     return trimmed is not None and trimmed.key == member.forward.key
 
 
-def _add(variant: Variant, member: Member) -> None:
+def _add(variant: Variant, member: Member, to_input: frozenset[str]) -> None:
     variant.members.append(member)
+    variant.to_input = to_input
     if len(member.children) > len(variant.ref.children):
         variant.ref = member
     for child, tree in member.children.items():
@@ -124,15 +132,21 @@ def _annotation(values: list[Any]) -> str:
 def define(name: str, members: list[Member], top: Namer, *, is_top: bool) -> list[ClassDef]:
     """The classes for ``members`` (containers of one kind at one depth)."""
     _gather_if_needed(members)
+    # A child only some members have may be built differently from member to member (an
+    # average-pooled downsample in one block, a plain projection in another): the class
+    # then takes it ready-made, as torchvision's blocks take ``downsample``.
+    loose = set().union(*(m.children for m in members))
+    loose -= set.intersection(*(set(m.children) for m in members))
     variants: list[Variant] = []
     for member in members:
         for variant in variants:
-            if _fits(variant, member):
-                _add(variant, member)
+            to_input = _fits(variant, member, loose)
+            if to_input is not None:
+                _add(variant, member, to_input)
                 break
         else:
             variant = Variant([], member)
-            _add(variant, member)
+            _add(variant, member, frozenset())
             variants.append(variant)
     return [_class(top.new(name, camel_case=True), v, top, is_top) for v in variants]
 
@@ -141,6 +155,7 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     members, ref = variant.members, variant.ref
     order = list(ref.children)
     optional = [c for c in order if not all(c in m.children for m in members)]
+    passed = [c for c in order if len(_structures(members, c)) > 1]
     params = top.child()
     # Each child's constructor, unified over the members that have it.
     slots: list[list[Any]] = []
@@ -148,6 +163,8 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     unified: dict[str, Any] = {}
     contexts: dict[int, tuple[str, str]] = {}
     for child in order:
+        if child in passed:
+            continue
         having = [i for i, m in enumerate(members) if child in m.children]
         local: list[list[Any]] = []
         unified[child] = unify([members[i].children[child] for i in having], local)
@@ -179,7 +196,8 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     required = [(p, _annotation(v), tuple(v)) for p, _, v in required]
     rank = {"in_channels": 0, "out_channels": 1, "width": 2, "stride": 3}
     required.sort(key=lambda p: rank.get(p[0].rstrip("_0123456789"), 4))
-    flags = {child: params.new(child) for child in optional}
+    flags = {child: params.new(child) for child in optional if child not in passed}
+    modules = {child: params.new(identifier(child)) for child in passed}
 
     # A parameter only an optional child reads is a keyword, given by the blocks that
     # have the child.
@@ -187,6 +205,7 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     required = [r for r in required if None not in r[2]]
     signature = "".join(f", {p}: {a}" for p, a, _ in required)
     signature += "".join(f", {flag}: bool = False" for flag in flags.values())
+    signature += "".join(f", {m}: nn.Module | None = None" for m in modules.values())
     signature += "".join(f", {p}: {a} = None" for p, a, _ in partial)
     lines = [f"class {name}(nn.Module):"]
     if not is_top:
@@ -201,7 +220,7 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     lines += [f"    def __init__(self{signature}) -> None:", "        super().__init__()"]
     position = 0
     while position < len(order):
-        loop = _progression(order, position, unified, flags)
+        loop = _progression(order, position, unified, {**flags, **modules})
         if loop is not None:
             count, label, text = loop
             lines += [
@@ -212,6 +231,12 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
             continue
         child = order[position]
         position += 1
+        if child in modules:
+            if attribute(child):
+                lines.append(f"        self.{child} = {modules[child]}")
+            else:
+                lines.append(f"        self.add_module({child!r}, {modules[child]})")
+            continue
         expr = render(unified[child], names)
         if child in flags and attribute(child):
             lines += [
@@ -225,10 +250,15 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
             lines.append(f"        self.{child} = {expr}")
         else:
             lines.append(f"        self.add_module({child!r}, {expr})")
+    forward, to_input = ref.forward, variant.to_input & set(optional)
+    # Moved up only where that cannot change the order random numbers are drawn in.
+    if to_input and not any(_random(getattr(ref.module, c)) for c in to_input):
+        forward = hoisted(forward, set(to_input))
     body = write(
-        ref.forward,
+        forward,
         access=lambda path: _access(ref.module, path),
         optional=set(optional),
+        to_input=to_input,
         names=top.child(),
         first_name="x" if is_top else "out",
         release=is_top,
@@ -245,13 +275,23 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     calls = {}
     positional = len(required)
     defaults = tuple((flag, False) for flag in flags.values())
+    defaults += tuple((m, None) for m in modules.values())
     defaults += tuple((p, None) for p, _, _ in partial)
     for i, member in enumerate(members):
         values = [(p, Const(vector[i])) for p, _, vector in required]
         values += [(flag, Const(child in member.children)) for child, flag in flags.items()]
+        values += [(m, member.children.get(child, Const(None))) for child, m in modules.items()]
         values += [(p, Const(vector[i])) for p, _, vector in partial]
         calls[member.path] = Call(name, tuple(values), positional, defaults)
     return ClassDef(name, "\n".join(lines) + "\n", calls)
+
+
+def _random(module: nn.Module) -> bool:
+    return any("drop" in type(m).__name__.lower() for m in module.modules())
+
+
+def _structures(members: list[Member], child: str) -> set[str]:
+    return {repr(structure(m.children[child])) for m in members if child in m.children}
 
 
 def _progression(

@@ -172,9 +172,15 @@ def renumber(forward: Forward, stmts: list[Stmt]) -> Forward:
     return Forward(first, out, output, forward.varargs, forward.gather_single)
 
 
-def without(forward: Forward, children: set[str]) -> Forward | None:
+def without(
+    forward: Forward, children: set[str], to_input: frozenset[str] = frozenset()
+) -> Forward | None:
     """The forward with the calls of ``children`` left out, each call's result replaced by
-    its input; None if such a call is not one module call of one input."""
+    its input, or by the forward's input for those in ``to_input`` (a pre-activation
+    block without its projection adds its raw input); None if such a call is not one
+    module call of one input."""
+    if to_input & children and (forward.varargs or forward.inputs != 1):
+        return None
     keep: list[Stmt] = []
     alias: dict[int, Any] = {}
 
@@ -188,7 +194,7 @@ def without(forward: Forward, children: set[str]) -> Forward | None:
         if stmt.op == "module" and stmt.target in children:
             if len(stmt.args) != 1 or stmt.kwargs or not isinstance(stmt.args[0], Ref):
                 return None
-            alias[stmt.out] = stmt.args[0]
+            alias[stmt.out] = Ref(0) if stmt.target in to_input else stmt.args[0]
             continue
         if any(
             isinstance(v, Child) and v.path.split(".")[0] in children for v in _leaves(stmt.args)
@@ -198,6 +204,23 @@ def without(forward: Forward, children: set[str]) -> Forward | None:
     output = _map(forward.output, resolve)
     trimmed = Forward(forward.inputs, keep, output, forward.varargs, forward.gather_single)
     return renumber(trimmed, keep)
+
+
+def hoisted(forward: Forward, children: set[str]) -> Forward:
+    """The calls of ``children`` moved up to just after the value they read, so the
+    input they fall back to dies there (``x = self.downsample(out) if ... else x``)."""
+    stmts = list(forward.stmts)
+    for child in children:
+        index = next(
+            (i for i, s in enumerate(stmts) if s.op == "module" and s.target == child), None
+        )
+        if index is None:
+            continue
+        stmt = stmts.pop(index)
+        reads = {r.id for r in _refs((stmt.args, stmt.kwargs))}
+        at = max((i + 1 for i, s in enumerate(stmts[:index]) if s.out in reads), default=0)
+        stmts.insert(at, stmt)
+    return renumber(forward, stmts)
 
 
 def _leaves(value: Any) -> list[Any]:

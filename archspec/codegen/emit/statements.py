@@ -116,6 +116,7 @@ def write(
     names: Namer,
     first_name: str,
     release: bool,
+    to_input: frozenset[str] = frozenset(),
 ) -> Body:
     """The parameters and the lines of ``forward``'s body."""
     local: dict[int, str] = {}
@@ -128,9 +129,15 @@ def write(
         params = [f"{local[i]}: torch.Tensor" for i in range(forward.inputs)]
     names.used.update(local.values())
     stmts = forward.stmts
+
+    def read(stmt: Stmt) -> list[Ref]:
+        # An optional child that falls back to the input keeps the input alive.
+        fallback = stmt.op == "module" and stmt.target.split(".")[0] in to_input
+        return _refs((stmt.args, stmt.kwargs)) + ([Ref(0)] if fallback else [])
+
     last: dict[int, int] = {}
     for i, stmt in enumerate(stmts):
-        for ref in _refs((stmt.args, stmt.kwargs)):
+        for ref in read(stmt):
             last[ref.id] = i
     for ref in _refs(forward.output):
         last[ref.id] = len(stmts)
@@ -154,7 +161,7 @@ def write(
             i = join + 1
             continue
         stmt = stmts[i]
-        reads = list(dict.fromkeys(r.id for r in _refs((stmt.args, stmt.kwargs))))
+        reads = list(dict.fromkeys(r.id for r in read(stmt)))
         dying = [r for r in reads if last.get(r) == i]
         target = stmt.args[0].id if stmt.args and isinstance(stmt.args[0], Ref) else None
         if stmt.op == "iadd" and target in dying:
@@ -175,6 +182,8 @@ def write(
             child = stmt.target.split(".")[0] if stmt.op == "module" else ""
             if child in optional:
                 given = local[target] if target is not None else ""
+                if child in to_input:
+                    given = local[0]
                 guard = f"if {access(child)} is not None"
                 if name == given:
                     lines += [f"{guard}:", f"    {name} = {rhs}"]
