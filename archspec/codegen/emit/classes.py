@@ -132,11 +132,13 @@ def _annotation(values: list[Any]) -> str:
 def define(name: str, members: list[Member], top: Namer, *, is_top: bool) -> list[ClassDef]:
     """The classes for ``members`` (containers of one kind at one depth)."""
     _gather_if_needed(members)
-    # A child only some members have may be built differently from member to member (an
-    # average-pooled downsample in one block, a plain projection in another): the class
-    # then takes it ready-made, as torchvision's blocks take ``downsample``.
+    # A child only some members have, or one made of layers of its own, may be built
+    # differently from member to member (an average-pooled downsample in one block, a
+    # plain projection in another): the class then takes it ready-made, as torchvision's
+    # blocks take ``downsample``. A single layer that differs splits the class.
     loose = set().union(*(m.children for m in members))
     loose -= set.intersection(*(set(m.children) for m in members))
+    loose |= {c for m in members for c, child in m.module._modules.items() if _composite(child)}
     variants: list[Variant] = []
     for member in members:
         for variant in variants:
@@ -168,6 +170,8 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
         having = [i for i, m in enumerate(members) if child in m.children]
         local: list[list[Any]] = []
         unified[child] = unify([members[i].children[child] for i in having], local)
+        if not is_top:
+            unified[child] = _lift(unified[child], local, [members[i] for i in having])
         where: dict[int, str] = {}
         _slot_contexts(unified[child], where)
         renumbered: dict[int, int] = {}
@@ -184,7 +188,10 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     # A slot of an optional child agrees with a parameter where that child exists.
     names: dict[int, str] = {}
     required: list[tuple[str, str, list[Any]]] = []
-    for index, vector in enumerate(vectors):
+    # Slots every member has come first, so an optional child's number takes the name of
+    # the one it agrees with (a stage's ``in_channels``) rather than the other way round.
+    for index in sorted(range(len(vectors)), key=lambda i: None in vectors[i]):
+        vector = vectors[index]
         for pname, _, known in required:
             if _covers(known, vector):
                 names[index] = pname
@@ -198,14 +205,18 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     required.sort(key=lambda p: rank.get(p[0].rstrip("_0123456789"), 4))
     flags = {child: params.new(child) for child in optional if child not in passed}
     modules = {child: params.new(identifier(child)) for child in passed}
+    given = [modules[c] for c in passed if c not in optional]  # every member has it
 
     # A parameter only an optional child reads is a keyword, given by the blocks that
     # have the child.
     partial = [r for r in required if None in r[2]]
     required = [r for r in required if None not in r[2]]
     signature = "".join(f", {p}: {a}" for p, a, _ in required)
+    signature += "".join(f", {m}: nn.Module" for m in given)
     signature += "".join(f", {flag}: bool = False" for flag in flags.values())
-    signature += "".join(f", {m}: nn.Module | None = None" for m in modules.values())
+    signature += "".join(
+        f", {m}: nn.Module | None = None" for m in modules.values() if m not in given
+    )
     signature += "".join(f", {p}: {a} = None" for p, a, _ in partial)
     lines = [f"class {name}(nn.Module):"]
     if not is_top:
@@ -275,15 +286,46 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     calls = {}
     positional = len(required)
     defaults = tuple((flag, False) for flag in flags.values())
-    defaults += tuple((m, None) for m in modules.values())
+    defaults += tuple((m, None) for m in modules.values() if m not in given)
     defaults += tuple((p, None) for p, _, _ in partial)
     for i, member in enumerate(members):
         values = [(p, Const(vector[i])) for p, _, vector in required]
+        built = {m: member.children.get(child, Const(None)) for child, m in modules.items()}
+        values += [(m, built[m]) for m in given]
         values += [(flag, Const(child in member.children)) for child, flag in flags.items()]
-        values += [(m, member.children.get(child, Const(None))) for child, m in modules.items()]
+        values += [(m, tree) for m, tree in built.items() if m not in given]
         values += [(p, Const(vector[i])) for p, _, vector in partial]
         calls[member.path] = Call(name, tuple(values), positional, defaults)
     return ClassDef(name, "\n".join(lines) + "\n", calls)
+
+
+def _lift(tree: Any, slots: list[list[Any]], members: list[Member]) -> Any:
+    """``tree`` with the block's own channel counts as slots even where every member has
+    the same ones: a class used once still takes its ``in_channels``, as a hand-written
+    one does, rather than hard-coding them."""
+    if isinstance(tree, Seq):
+        return Seq(tuple(_lift(t, slots, members) for t in tree.items))
+    if not isinstance(tree, Call):
+        return tree
+    params = []
+    for name, value in tree.params:
+        # Only a torch layer's: a block class's own channels may agree by chance.
+        lift = tree.func.startswith("nn.") and name in _CHANNELS
+        if lift and isinstance(value, Const) and type(value.value) is int:
+            if any(
+                all(m.features.get(f) == value.value for m in members)
+                for f in ("in_channels", "out_channels")
+            ):
+                slots.append([value.value] * len(members))
+                value = Slot(len(slots) - 1)
+        else:
+            value = _lift(value, slots, members)
+        params.append((name, value))
+    return Call(tree.func, tuple(params), tree.positional, tree.defaults)
+
+
+def _composite(module: nn.Module | None) -> bool:
+    return module is not None and bool(module._modules)
 
 
 def _random(module: nn.Module) -> bool:
