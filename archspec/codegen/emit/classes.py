@@ -10,17 +10,26 @@ once and compared with its class's reference instance.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
-from archspec.codegen.emit.forward import Forward, gathered, hoisted, without
+from archspec.codegen.emit.forward import Forward, fed, gathered, hoisted, without
 from archspec.codegen.emit.names import Namer, access, attribute, identifier
+from archspec.codegen.emit.slots import (
+    CHANNELS,
+    annotation,
+    covers,
+    lift,
+    progression,
+    renumber,
+    slot_contexts,
+)
 from archspec.codegen.emit.statements import write
-from archspec.codegen.emit.templates import Call, Const, Seq, Slot, render, structure, unify
-
-_CHANNELS = {"in_channels", "out_channels", "num_features", "in_features", "out_features"}
+from archspec.codegen.emit.templates import Call, Const, render, structure, unify
 
 
 @dataclass
@@ -32,6 +41,9 @@ class Member:
     forward: Forward
     children: dict[str, Any]
     features: dict[str, Any]
+    # Set when the member takes more inputs than its parent gives it: the parent then
+    # passes argument ``widened[i]`` as input ``i`` (a skip given twice).
+    widened: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -100,38 +112,45 @@ def _gather_if_needed(members: list[Member]) -> None:
             m.forward = f
 
 
-def _slot_contexts(tree: Any, out: dict[int, str], param: str = "") -> None:
-    if isinstance(tree, Slot):
-        out.setdefault(tree.index, param)
-    elif isinstance(tree, Seq):
-        for item in tree.items:
-            _slot_contexts(item, out, param)
-    elif isinstance(tree, Call):
-        for name, value in tree.params:
-            _slot_contexts(value, out, name)
+def _widen_if_needed(members: list[Member], can_widen: Callable[[str, int], bool]) -> None:
+    # A highway gate reads the block's input as x and as its skip; where a projection
+    # makes the skip another value it takes one input more. The gate of fewer inputs
+    # is the same code given one of them twice, if its parent can say so.
+    counts = {m.forward.inputs for m in members}
+    if len(counts) == 1 or any(m.forward.varargs for m in members) or max(counts) > 4:
+        return
+    ref = next(m.forward for m in members if m.forward.inputs == max(counts))
+    found: dict[tuple, tuple[int, ...] | None] = {}
+    for member in members:
+        fewer = member.forward.inputs
+        if fewer == ref.inputs or not can_widen(member.path, fewer):
+            continue
+        if member.forward.key not in found:
+            maps = itertools.product(range(fewer), repeat=ref.inputs)
+            found[member.forward.key] = next(
+                (
+                    f
+                    for f in maps
+                    if set(f) == set(range(fewer)) and fed(ref, f).key == member.forward.key
+                ),
+                None,
+            )
+        mapping = found[member.forward.key]
+        if mapping is not None:
+            member.forward, member.widened = ref, mapping
 
 
-def _annotation(values: list[Any]) -> str:
-    kinds = {type(v) for v in values if v is not None}
-    optional = " | None" if any(v is None for v in values) else ""
-    if kinds == {bool}:
-        return f"bool{optional}"
-    if kinds == {type(None)} or not kinds:
-        return "None"
-    if kinds == {int}:
-        return f"int{optional}"
-    if kinds <= {int, float} and kinds:
-        return f"float{optional}"
-    if kinds == {tuple}:
-        return f"tuple[int, ...]{optional}"
-    if kinds == {str}:
-        return f"str{optional}"
-    return "object"
-
-
-def define(name: str, members: list[Member], top: Namer, *, is_top: bool) -> list[ClassDef]:
+def define(
+    name: str,
+    members: list[Member],
+    top: Namer,
+    *,
+    is_top: bool,
+    can_widen: Callable[[str, int], bool] = lambda path, inputs: False,
+) -> list[ClassDef]:
     """The classes for ``members`` (containers of one kind at one depth)."""
     _gather_if_needed(members)
+    _widen_if_needed(members, can_widen)
     # A child only some members have, or one made of layers of its own, may be built
     # differently from member to member (an average-pooled downsample in one block, a
     # plain projection in another): the class then takes it ready-made, as torchvision's
@@ -171,9 +190,9 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
         local: list[list[Any]] = []
         unified[child] = unify([members[i].children[child] for i in having], local)
         if not is_top:
-            unified[child] = _lift(unified[child], local, [members[i] for i in having])
+            unified[child] = lift(unified[child], local, [members[i].features for i in having])
         where: dict[int, str] = {}
-        _slot_contexts(unified[child], where)
+        slot_contexts(unified[child], where)
         renumbered: dict[int, int] = {}
         for k, values in enumerate(local):
             full: list[Any] = [None] * len(members)
@@ -183,7 +202,7 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
             contexts[len(slots)] = (child, where.get(k, ""))
             slots.append(values)
             vectors.append(tuple(full))
-        unified[child] = _renumber(unified[child], renumbered)
+        unified[child] = renumber(unified[child], renumbered)
     # Slots that vary together are one parameter, named for what it is where it can be.
     # A slot of an optional child agrees with a parameter where that child exists.
     names: dict[int, str] = {}
@@ -193,14 +212,14 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     for index in sorted(range(len(vectors)), key=lambda i: None in vectors[i]):
         vector = vectors[index]
         for pname, _, known in required:
-            if _covers(known, vector):
+            if covers(known, vector):
                 names[index] = pname
                 break
         else:
             pname = params.new(_param_name(vector, members, *contexts[index]))
             names[index] = pname
             required.append((pname, "", list(vector)))
-    required = [(p, _annotation(v), tuple(v)) for p, _, v in required]
+    required = [(p, annotation(v), tuple(v)) for p, _, v in required]
     rank = {"in_channels": 0, "out_channels": 1, "width": 2, "stride": 3}
     required.sort(key=lambda p: rank.get(p[0].rstrip("_0123456789"), 4))
     flags = {child: params.new(child) for child in optional if child not in passed}
@@ -231,7 +250,7 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     lines += [f"    def __init__(self{signature}) -> None:", "        super().__init__()"]
     position = 0
     while position < len(order):
-        loop = _progression(order, position, unified, {**flags, **modules})
+        loop = progression(order, position, unified, {**flags, **modules})
         if loop is not None:
             count, label, text = loop
             lines += [
@@ -299,31 +318,6 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     return ClassDef(name, "\n".join(lines) + "\n", calls)
 
 
-def _lift(tree: Any, slots: list[list[Any]], members: list[Member]) -> Any:
-    """``tree`` with the block's own channel counts as slots even where every member has
-    the same ones: a class used once still takes its ``in_channels``, as a hand-written
-    one does, rather than hard-coding them."""
-    if isinstance(tree, Seq):
-        return Seq(tuple(_lift(t, slots, members) for t in tree.items))
-    if not isinstance(tree, Call):
-        return tree
-    params = []
-    for name, value in tree.params:
-        # Only a torch layer's: a block class's own channels may agree by chance.
-        lift = tree.func.startswith("nn.") and name in _CHANNELS
-        if lift and isinstance(value, Const) and type(value.value) is int:
-            if any(
-                all(m.features.get(f) == value.value for m in members)
-                for f in ("in_channels", "out_channels")
-            ):
-                slots.append([value.value] * len(members))
-                value = Slot(len(slots) - 1)
-        else:
-            value = _lift(value, slots, members)
-        params.append((name, value))
-    return Call(tree.func, tuple(params), tree.positional, tree.defaults)
-
-
 def _composite(module: nn.Module | None) -> bool:
     return module is not None and bool(module._modules)
 
@@ -336,70 +330,14 @@ def _structures(members: list[Member], child: str) -> set[str]:
     return {repr(structure(m.children[child])) for m in members if child in m.children}
 
 
-def _progression(
-    order: list[str], start: int, unified: dict[str, Any], flags: dict[str, str]
-) -> tuple[int, str, str] | None:
-    """Children ``k``, ``k+1``, ... from ``start`` built alike but for numbers that step by
-    a constant (a dense stage's growing input channels), as ``(count, name with i,
-    constructor with i)``; None for fewer than three."""
-    if not order[start].isdigit():
-        return None
-    first = int(order[start])
-    run: list[str] = []
-    for child in order[start:]:
-        if child != str(first + len(run)) or child in flags:
-            break
-        run.append(child)
-    while len(run) >= 3:
-        trees = [unified[c] for c in run]
-        if len({repr(structure(t)) for t in trees}) == 1:
-            local: list[list[Any]] = []
-            merged = unify(trees, local)
-            steps = [_step(values) for values in local]
-            if all(s is not None for s in steps):
-                names = {k: s for k, s in enumerate(steps) if s is not None}
-                name = "str(i)" if first == 0 else f"str({first} + i)"
-                return len(run), name, render(merged, names)
-        run.pop()
-    return None
-
-
-def _step(values: list[Any]) -> str | None:
-    """``a + d * i`` for ints stepping by a constant ``d``; None otherwise."""
-    if not all(type(v) is int for v in values):
-        return None
-    first, step = values[0], values[1] - values[0]
-    if any(v != first + step * i for i, v in enumerate(values)):
-        return None
-    term = "i" if step == 1 else f"{step} * i"
-    return term if first == 0 else f"{first} + {term}"
-
-
-def _covers(known: list[Any], vector: tuple[Any, ...]) -> bool:
-    """Whether a parameter of values ``known`` also serves a slot of values ``vector``:
-    defined wherever the slot is, and equal there."""
-    return all(v is None or (k is not None and k == v) for k, v in zip(known, vector, strict=True))
-
-
 def _param_name(vector: tuple[Any, ...], members: list[Member], child: str, param: str) -> str:
     for feature in ("in_channels", "out_channels", "stride"):
         known = [(v, m.features.get(feature)) for v, m in zip(vector, members, strict=True)]
         if all(v == f for v, f in known if v is not None):
             return feature
-    if param in _CHANNELS and all(isinstance(v, int) for v in vector if v is not None):
+    if param in CHANNELS and all(isinstance(v, int) for v in vector if v is not None):
         return "width"
     return f"{identifier(child)}_{param}" if param else identifier(child)
-
-
-def _renumber(tree: Any, mapping: dict[int, int]) -> Any:
-    if isinstance(tree, Slot):
-        return Slot(mapping[tree.index])
-    if isinstance(tree, Seq):
-        return Seq(tuple(_renumber(t, mapping) for t in tree.items))
-    if isinstance(tree, Call):
-        params = tuple((k, _renumber(v, mapping)) for k, v in tree.params)
-        return Call(tree.func, params, tree.positional, tree.defaults)
-    return tree
 
 
 def _access(module: nn.Module, path: str) -> str:

@@ -197,13 +197,26 @@ def without(
             alias[stmt.out] = Ref(0) if stmt.target in to_input else stmt.args[0]
             continue
         if any(
-            isinstance(v, Child) and v.path.split(".")[0] in children for v in _leaves(stmt.args)
+            isinstance(v, Child) and v.path.split(".")[0] in children for v in leaves(stmt.args)
         ):
             return None
         keep.append(stmt)
     output = _map(forward.output, resolve)
     trimmed = Forward(forward.inputs, keep, output, forward.varargs, forward.gather_single)
     return renumber(trimmed, keep)
+
+
+def fed(forward: Forward, mapping: tuple[int, ...]) -> Forward:
+    """``forward`` with input ``i`` read from input ``mapping[i]`` of fewer: what a gate
+    that reads the block's input twice computes with that input given once."""
+    n = forward.inputs
+
+    def sub(value: Any) -> Any:
+        return Ref(mapping[value.id]) if isinstance(value, Ref) and value.id < n else value
+
+    stmts = [replace(s, args=_map(s.args, sub), kwargs=_map(s.kwargs, sub)) for s in forward.stmts]
+    base = Forward(max(mapping) + 1, stmts, _map(forward.output, sub))
+    return renumber(base, stmts)
 
 
 def hoisted(forward: Forward, children: set[str]) -> Forward:
@@ -223,9 +236,9 @@ def hoisted(forward: Forward, children: set[str]) -> Forward:
     return renumber(forward, stmts)
 
 
-def _leaves(value: Any) -> list[Any]:
+def leaves(value: Any) -> list[Any]:
     if isinstance(value, tuple):
-        return [x for v in value for x in _leaves(v)]
+        return [x for v in value for x in leaves(v)]
     return [value]
 
 
