@@ -19,6 +19,7 @@ from torch import nn
 
 from archspec.codegen.emit.forward import Forward, fed, gathered, hoisted, without
 from archspec.codegen.emit.names import Namer, access, attribute, identifier
+from archspec.codegen.emit.runs import RUN, collapsed
 from archspec.codegen.emit.slots import (
     CHANNELS,
     annotation,
@@ -29,7 +30,7 @@ from archspec.codegen.emit.slots import (
     slot_contexts,
 )
 from archspec.codegen.emit.statements import write
-from archspec.codegen.emit.templates import Call, Const, render, structure, unify
+from archspec.codegen.emit.templates import Call, Const, Slot, render, structure, unify
 
 
 @dataclass
@@ -140,6 +141,18 @@ def _widen_if_needed(members: list[Member], can_widen: Callable[[str, int], bool
             member.forward, member.widened = ref, mapping
 
 
+def _collapse_if_needed(members: list[Member]) -> None:
+    # Dense stages of different depths: their layers become one run (see runs.py).
+    counts = {sum(c.isdigit() for c in m.children) for m in members}
+    if len(counts) == 1:
+        return
+    found = [collapsed(m.children, m.forward) for m in members]
+    if all(f is not None for f in found):
+        for member, f in zip(members, found, strict=True):
+            assert f is not None
+            member.children, member.forward = f
+
+
 def define(
     name: str,
     members: list[Member],
@@ -151,6 +164,7 @@ def define(
     """The classes for ``members`` (containers of one kind at one depth)."""
     _gather_if_needed(members)
     _widen_if_needed(members, can_widen)
+    _collapse_if_needed(members)
     # A child only some members have, or one made of layers of its own, may be built
     # differently from member to member (an average-pooled downsample in one block, a
     # plain projection in another): the class then takes it ready-made, as torchvision's
@@ -248,6 +262,7 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
                 break
         lines += [f'    """Used at {shown}{count}."""', ""]
     lines += [f"    def __init__(self{signature}) -> None:", "        super().__init__()"]
+    layers = ""
     position = 0
     while position < len(order):
         loop = progression(order, position, unified, {**flags, **modules})
@@ -261,6 +276,19 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
             continue
         child = order[position]
         position += 1
+        if child == RUN:
+            run = unified[RUN]
+            count = render(run.count, names)
+            if isinstance(run.count, Slot):  # the forward loops as far
+                lines.append(f"        self.{count} = {count}")
+                layers = f"self.{count}"
+            else:
+                layers = count
+            lines += [
+                f"        for i in range({count}):",
+                f"            self.add_module(str(i), {render(run.item, names)})",
+            ]
+            continue
         if child in modules:
             if attribute(child):
                 lines.append(f"        self.{child} = {modules[child]}")
@@ -292,6 +320,7 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
         names=top.child(),
         first_name="x" if is_top else "out",
         release=is_top,
+        layers=layers,
     )
     returns = "torch.Tensor"
     output = ref.forward.output
@@ -331,6 +360,8 @@ def _structures(members: list[Member], child: str) -> set[str]:
 
 
 def _param_name(vector: tuple[Any, ...], members: list[Member], child: str, param: str) -> str:
+    if child == RUN:  # where the layers' channels start, how far they grow, how many
+        return "growth" if param.endswith("_step") else "width" if param in CHANNELS else param
     for feature in ("in_channels", "out_channels", "stride"):
         known = [(v, m.features.get(feature)) for v, m in zip(vector, members, strict=True)]
         if all(v == f for v, f in known if v is not None):

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from archspec.codegen.emit.templates import Call, Const, Seq, Slot, render, structure, unify
+from archspec.codegen.emit.templates import (
+    Call,
+    Const,
+    Run,
+    Seq,
+    Slot,
+    Step,
+    render,
+    structure,
+    unify,
+)
 
 CHANNELS = {"in_channels", "out_channels", "num_features", "in_features", "out_features"}
 
@@ -20,6 +30,12 @@ def slot_contexts(tree: Any, out: dict[int, str], param: str = "") -> None:
     elif isinstance(tree, Call):
         for name, value in tree.params:
             slot_contexts(value, out, name)
+    elif isinstance(tree, Step):
+        slot_contexts(tree.first, out, param)
+        slot_contexts(tree.step, out, f"{param}_step")
+    elif isinstance(tree, Run):
+        slot_contexts(tree.count, out, "num_layers")
+        slot_contexts(tree.item, out, param)
 
 
 def annotation(values: list[Any]) -> str:
@@ -118,4 +134,8 @@ def renumber(tree: Any, mapping: dict[int, int]) -> Any:
     if isinstance(tree, Call):
         params = tuple((k, renumber(v, mapping)) for k, v in tree.params)
         return Call(tree.func, params, tree.positional, tree.defaults)
+    if isinstance(tree, Step):
+        return Step(renumber(tree.first, mapping), renumber(tree.step, mapping))
+    if isinstance(tree, Run):
+        return Run(renumber(tree.count, mapping), renumber(tree.item, mapping))
     return tree

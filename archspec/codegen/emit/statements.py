@@ -80,7 +80,7 @@ def _base(stmt: Stmt) -> str:
     return {"getitem": "part", "gather": "x"}.get(stmt.op, "out")
 
 
-def _dense_loop(forward: Forward, start: int) -> tuple[int, Ref, int] | None:
+def dense_loop(forward: Forward, start: int) -> tuple[int, Ref, int] | None:
     """``(layers, the stage's input, index of the join)`` if the statements from
     ``start`` call children ``0``, ``1``, ... each on the input and every map before it,
     then join them all; None otherwise."""
@@ -117,8 +117,10 @@ def write(
     first_name: str,
     release: bool,
     to_input: frozenset[str] = frozenset(),
+    layers: str = "",
 ) -> Body:
-    """The parameters and the lines of ``forward``'s body."""
+    """The parameters and the lines of ``forward``'s body; ``layers`` is how many layers
+    a ``layers`` statement (a dense stage's run, see runs.py) loops over."""
     local: dict[int, str] = {}
     if forward.varargs:
         local[0] = "features"
@@ -145,7 +147,9 @@ def write(
     lines: list[str] = []
     i = 0
     while i < len(stmts):
-        loop = _dense_loop(forward, i)
+        loop: tuple[int | str, Ref, int] | None = dense_loop(forward, i)
+        if stmts[i].op == "layers":
+            loop = (layers, stmts[i].args[0], i)
         if loop is not None:
             count, base, join = loop
             lines += [
