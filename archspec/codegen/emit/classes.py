@@ -1,7 +1,12 @@
 """One parameterised class per kind of container: every block of a kind shares one class
 (``BasicBlock(in_channels, out_channels, stride, downsample=False)``), its numbers
-parameters, a child that only some blocks have an optional one. Blocks that cannot share
-code (another forward, another layer layout) get a class of their own (``BasicBlock2``).
+parameters, a child that only some blocks have an optional one. A part built differently
+from block to block (resnet50d's pooled projection, a CSP stage's run of blocks) is
+passed in ready-made (``downsample: nn.Module | None = None``), a pre-activation block
+without its projection adds its raw input, a highway gate given its skip once is given
+it twice, and a dense stage's layers are one run of ``num_layers`` (runs.py). Blocks that
+still cannot share code (another forward, another layer layout) get a class of their own
+(``BasicBlock2``).
 
 Containers are resolved deepest first, so a block's class is known when its stage's
 constructor is written. The work is linear in the number of containers: each is read
