@@ -4,6 +4,7 @@ names no spec can collide with, for every preset and for backbones."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -223,3 +224,38 @@ def test_blocks_that_differ_in_a_part_share_their_class(preset: str, lines: list
     source = archspec.emit_python(archspec.load(preset))
     for line in lines:
         assert line in source
+
+
+class _ReadsAfterAnInPlaceChange(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pre = torch.nn.Conv2d(2, 2, 1)
+        self.conv = torch.nn.Conv2d(2, 2, 1)
+        self.act = torch.nn.ReLU(inplace=True)
+        self.downsample = torch.nn.Conv2d(2, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pre = self.pre(x)
+        out = self.conv(pre)
+        act = self.act(pre)  # changes pre in place
+        return out + act + self.downsample(pre)
+
+
+def test_a_projection_is_not_moved_past_an_in_place_change_of_its_input() -> None:
+    # A pre-activation block's projection moves up to the value it reads; moved past
+    # an in-place activation of that value, it would read it before the change.
+    from archspec.codegen.emit.embed import Embedder
+    from archspec.codegen.emit.forward import hoisted, read
+    from archspec.codegen.emit.modules import mutates
+
+    module = _ReadsAfterAnInPlaceChange()
+    forward = read(fx.symbolic_trace(module).graph, Embedder())
+
+    def order(moved: Any) -> list[str]:
+        return [s.target for s in moved.stmts if s.op == "module"]
+
+    assert order(forward) == ["pre", "conv", "act", "downsample"]
+    free = hoisted(forward, {"downsample"}, lambda stmt: False)
+    assert order(free) == ["pre", "downsample", "conv", "act"]
+    guarded = hoisted(forward, {"downsample"}, functools.partial(mutates, module))
+    assert order(guarded) == ["pre", "conv", "act", "downsample"]

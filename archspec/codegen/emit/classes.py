@@ -15,6 +15,7 @@ once and compared with its class's reference instance.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from typing import Any
 from torch import nn
 
 from archspec.codegen.emit.forward import Forward, fed, gathered, hoisted, without
-from archspec.codegen.emit.names import Namer, access, attribute, identifier
+from archspec.codegen.emit.modules import child_access, composite, mutates, unmovable
+from archspec.codegen.emit.names import Namer, attribute, identifier
 from archspec.codegen.emit.runs import RUN, collapsed
 from archspec.codegen.emit.slots import (
     CHANNELS,
@@ -176,7 +178,7 @@ def define(
     # blocks take ``downsample``. A single layer that differs splits the class.
     loose = set().union(*(m.children for m in members))
     loose -= set.intersection(*(set(m.children) for m in members))
-    loose |= {c for m in members for c, child in m.module._modules.items() if _composite(child)}
+    loose |= {c for m in members for c, child in m.module._modules.items() if composite(child)}
     variants: list[Variant] = []
     for member in members:
         for variant in variants:
@@ -314,12 +316,13 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
         else:
             lines.append(f"        self.add_module({child!r}, {expr})")
     forward, to_input = ref.forward, variant.to_input & set(optional)
-    # Moved up only where that cannot change the order random numbers are drawn in.
-    if to_input and not any(_random(getattr(ref.module, c)) for c in to_input):
-        forward = hoisted(forward, set(to_input))
+    # Moved up only where that cannot change the order random numbers are drawn in, nor
+    # what a child that changes its input in place gives the statements it passes.
+    if to_input and not any(unmovable(getattr(ref.module, c)) for c in to_input):
+        forward = hoisted(forward, set(to_input), functools.partial(mutates, ref.module))
     body = write(
         forward,
-        access=lambda path: _access(ref.module, path),
+        access=lambda path: child_access(ref.module, path),
         optional=set(optional),
         to_input=to_input,
         names=top.child(),
@@ -352,14 +355,6 @@ def _class(name: str, variant: Variant, top: Namer, is_top: bool) -> ClassDef:
     return ClassDef(name, "\n".join(lines) + "\n", calls)
 
 
-def _composite(module: nn.Module | None) -> bool:
-    return module is not None and bool(module._modules)
-
-
-def _random(module: nn.Module) -> bool:
-    return any("drop" in type(m).__name__.lower() for m in module.modules())
-
-
 def _structures(members: list[Member], child: str) -> set[str]:
     return {repr(structure(m.children[child])) for m in members if child in m.children}
 
@@ -374,19 +369,3 @@ def _param_name(vector: tuple[Any, ...], members: list[Member], child: str, para
     if param in CHANNELS and all(isinstance(v, int) for v in vector if v is not None):
         return "width"
     return f"{identifier(child)}_{param}" if param else identifier(child)
-
-
-def _access(module: nn.Module, path: str) -> str:
-    """``self.downsample[0]`` for the module at ``path`` under ``module``."""
-    parts = path.split(".")
-    text = access(parts[0])
-    node = module._modules[parts[0]]
-    for part in parts[1:]:
-        if isinstance(node, nn.Sequential) and part.isdigit():
-            text += f"[{part}]"
-        elif attribute(part):
-            text += f".{part}"
-        else:
-            text += f"._modules[{part!r}]"
-        node = node._modules[part]
-    return text

@@ -219,9 +219,11 @@ def fed(forward: Forward, mapping: tuple[int, ...]) -> Forward:
     return renumber(base, stmts)
 
 
-def hoisted(forward: Forward, children: set[str]) -> Forward:
+def hoisted(forward: Forward, children: set[str], mutates: Callable[[Stmt], bool]) -> Forward:
     """The calls of ``children`` moved up to just after the value they read, so the
-    input they fall back to dies there (``x = self.downsample(out) if ... else x``)."""
+    input they fall back to dies there (``x = self.downsample(out) if ... else x``).
+    A call stays where it is if a statement it would pass changes a value it reads in
+    place (``mutates``): moved, it would read the value before the change."""
     stmts = list(forward.stmts)
     for child in children:
         index = next(
@@ -232,6 +234,9 @@ def hoisted(forward: Forward, children: set[str]) -> Forward:
         stmt = stmts.pop(index)
         reads = {r.id for r in _refs((stmt.args, stmt.kwargs))}
         at = max((i + 1 for i, s in enumerate(stmts[:index]) if s.out in reads), default=0)
+        passed = stmts[at:index]
+        if any(mutates(s) and reads & {r.id for r in _refs((s.args, s.kwargs))} for s in passed):
+            at = index
         stmts.insert(at, stmt)
     return renumber(forward, stmts)
 
