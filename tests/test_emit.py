@@ -259,3 +259,16 @@ def test_a_projection_is_not_moved_past_an_in_place_change_of_its_input() -> Non
     assert order(free) == ["pre", "downsample", "conv", "act"]
     guarded = hoisted(forward, {"downsample"}, functools.partial(mutates, module))
     assert order(guarded) == ["pre", "conv", "act", "downsample"]
+
+
+def test_dense_stages_of_any_depths_share_their_class() -> None:
+    data = tiny_spec_data("dense")
+    data["stages"].append(dict(data["stages"][0], depth=5))  # stages of 2, 2 and 5 layers
+    spec = from_data(data, "<test>")
+    source = archspec.emit_python(spec)
+    model = archspec.build(spec, seed=3).eval()
+    emitted = _run(source, model)
+    assert _classes_per_kind(model, emitted)["DenseStage"] == {"DenseStage"}
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(emitted(x), model(x), rtol=0, atol=0)

@@ -153,11 +153,11 @@ def _collapse_if_needed(members: list[Member]) -> None:
     counts = {sum(c.isdigit() for c in m.children) for m in members}
     if len(counts) == 1:
         return
-    found = [collapsed(m.children, m.forward) for m in members]
-    if all(f is not None for f in found):
-        for member, f in zip(members, found, strict=True):
-            assert f is not None
-            member.children, member.forward = f
+    # One that cannot (a stage of one layer) keeps its layers, and a class of its own.
+    for member in members:
+        found = collapsed(member.children, member.forward)
+        if found is not None:
+            member.children, member.forward = found
 
 
 def define(

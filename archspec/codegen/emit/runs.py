@@ -44,7 +44,7 @@ def collapsed(children: dict[str, Any], forward: Forward) -> tuple[dict[str, Any
         (
             (start, *found)
             for start in range(len(forward.stmts))
-            if (found := dense_loop(forward, start)) is not None
+            if (found := dense_loop(forward, start, shortest=2)) is not None
         ),
         None,
     )

@@ -80,7 +80,7 @@ def _base(stmt: Stmt) -> str:
     return {"getitem": "part", "gather": "x"}.get(stmt.op, "out")
 
 
-def dense_loop(forward: Forward, start: int) -> tuple[int, Ref, int] | None:
+def dense_loop(forward: Forward, start: int, shortest: int = 3) -> tuple[int, Ref, int] | None:
     """``(layers, the stage's input, index of the join)`` if the statements from
     ``start`` call children ``0``, ``1``, ... each on the input and every map before it,
     then join them all; None otherwise."""
@@ -96,7 +96,7 @@ def dense_loop(forward: Forward, start: int) -> tuple[int, Ref, int] | None:
             return None
         outs.append(Ref(stmts[i].out))
         i += 1
-    if len(outs) < 3 or i >= len(stmts):
+    if len(outs) < shortest or i >= len(stmts):
         return None
     join = stmts[i]
     if join.target != "torch.cat" or join.args[:1] != (("__list__", base, *outs),):
