@@ -149,10 +149,8 @@ def _widen_if_needed(members: list[Member], can_widen: Callable[[str, int], bool
 
 
 def _collapse_if_needed(members: list[Member]) -> None:
-    # Dense stages of different depths: their layers become one run (see runs.py).
-    counts = {sum(c.isdigit() for c in m.children) for m in members}
-    if len(counts) == 1:
-        return
+    # A dense stage's layers become one run (see runs.py), so stages whose layers start
+    # at other widths or number otherwise still share their class.
     # One that cannot (a stage of one layer) keeps its layers, and a class of its own.
     for member in members:
         found = collapsed(member.children, member.forward)
