@@ -77,13 +77,15 @@ def _fits(variant: Variant, member: Member, loose: set[str]) -> frozenset[str] |
         if known is not None and known != structure(tree) and child not in loose:
             return None
     union = set(variant.ref.children) | set(member.children)
-    refs, others = [variant.ref], [member]
+    ref, others = variant.ref, [member]
     if not set(variant.ref.children) >= union:
         if not set(member.children) >= union:
             return None
-        refs, others = [member], variant.members
+        ref, others = member, variant.members
+    # First as the variant reads its skips, then with a missing child's skip read from
+    # the block's input (a pre-activation block without its projection).
     for to_input in (variant.to_input, variant.to_input | frozenset(loose)):
-        if all(_specializes(refs[0], m, to_input) for m in others):
+        if all(_specializes(ref, m, to_input) for m in others):
             return to_input
     return None
 
@@ -150,8 +152,8 @@ def _widen_if_needed(members: list[Member], can_widen: Callable[[str, int], bool
 
 def _collapse_if_needed(members: list[Member]) -> None:
     # A dense stage's layers become one run (see runs.py), so stages whose layers start
-    # at other widths or number otherwise still share their class.
-    # One that cannot (a stage of one layer) keeps its layers, and a class of its own.
+    # at other widths or number otherwise still share their class. One that cannot (a
+    # stage of one layer) keeps its layers, and a class of its own.
     for member in members:
         found = collapsed(member.children, member.forward)
         if found is not None:
