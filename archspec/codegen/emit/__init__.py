@@ -18,7 +18,9 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import inspect
+from dataclasses import replace
 from typing import Any
 
 import networkx as nx
@@ -27,7 +29,7 @@ from torch import fx, nn
 
 from archspec.codegen.emit.classes import ClassDef, Member, define
 from archspec.codegen.emit.embed import Embedder, EmitError
-from archspec.codegen.emit.forward import read
+from archspec.codegen.emit.forward import Child, Forward, leaves, read
 from archspec.codegen.emit.names import Namer
 from archspec.codegen.emit.templates import Call, Const, Seq, bind, parse
 from archspec.codegen.emit.wrap import wrap
@@ -84,6 +86,41 @@ def _measure(model: nn.Module, graph: nx.DiGraph) -> dict[str, dict[str, Any]]:
         for handle in handles:
             handle.remove()
     return found
+
+
+def _calls_of(forwards: dict[str, Forward], path: str) -> tuple[str, list[int]] | None:
+    """The parent of ``path`` and the indices of its statements that call it, if the
+    parent is a container that calls it only by name."""
+    parent, _, name = path.rpartition(".")
+    forward = forwards.get(parent)
+    if forward is None:
+        return None
+    calls = [i for i, s in enumerate(forward.stmts) if s.op == "module" and s.target == name]
+    for i, stmt in enumerate(forward.stmts):
+        children = [v for v in leaves((stmt.args, stmt.kwargs)) if isinstance(v, Child)]
+        if i not in calls and any(c.path.split(".")[0] == name for c in children):
+            return None
+    return parent, calls
+
+
+def _can_widen(forwards: dict[str, Forward], path: str, inputs: int) -> bool:
+    found = _calls_of(forwards, path)
+    if found is None or not found[1]:
+        return False
+    stmts = forwards[found[0]].stmts
+    return all(len(stmts[i].args) == inputs and not stmts[i].kwargs for i in found[1])
+
+
+def _widen_calls(forwards: dict[str, Forward], path: str, mapping: tuple[int, ...]) -> None:
+    """The parent of ``path`` passes its arguments as ``mapping`` says (one given twice)."""
+    found = _calls_of(forwards, path)
+    assert found is not None
+    parent, calls = found
+    old = forwards[parent]
+    stmts = list(old.stmts)
+    for i in calls:
+        stmts[i] = replace(stmts[i], args=tuple(stmts[i].args[j] for j in mapping))
+    forwards[parent] = Forward(old.inputs, stmts, old.output, old.varargs, old.gather_single)
 
 
 class _Writer:
@@ -162,10 +199,14 @@ class _Writer:
                     Member(path, modules[path], forwards[path], children, shapes.get(path, {}))
                 )
             name = _class_name(self.graph.graph["name"]) if depth == 0 else kind
-            for definition in define(name, members, top, is_top=depth == 0):
+            widen = functools.partial(_can_widen, forwards)
+            for definition in define(name, members, top, is_top=depth == 0, can_widen=widen):
                 self.calls.update(definition.calls)
                 self.classes.append(definition)
                 net = definition.name if depth == 0 else net
+            for member in members:
+                if member.widened is not None:
+                    _widen_calls(forwards, member.path, member.widened)
         return self._file(net, spec_yaml)
 
     def _file(self, net: str, spec_yaml: str | None) -> str:

@@ -172,9 +172,15 @@ def renumber(forward: Forward, stmts: list[Stmt]) -> Forward:
     return Forward(first, out, output, forward.varargs, forward.gather_single)
 
 
-def without(forward: Forward, children: set[str]) -> Forward | None:
+def without(
+    forward: Forward, children: set[str], to_input: frozenset[str] = frozenset()
+) -> Forward | None:
     """The forward with the calls of ``children`` left out, each call's result replaced by
-    its input; None if such a call is not one module call of one input."""
+    its input, or by the forward's input for those in ``to_input`` (a pre-activation
+    block without its projection adds its raw input); None if such a call is not one
+    module call of one input."""
+    if to_input & children and (forward.varargs or forward.inputs != 1):
+        return None
     keep: list[Stmt] = []
     alias: dict[int, Any] = {}
 
@@ -188,10 +194,10 @@ def without(forward: Forward, children: set[str]) -> Forward | None:
         if stmt.op == "module" and stmt.target in children:
             if len(stmt.args) != 1 or stmt.kwargs or not isinstance(stmt.args[0], Ref):
                 return None
-            alias[stmt.out] = stmt.args[0]
+            alias[stmt.out] = Ref(0) if stmt.target in to_input else stmt.args[0]
             continue
         if any(
-            isinstance(v, Child) and v.path.split(".")[0] in children for v in _leaves(stmt.args)
+            isinstance(v, Child) and v.path.split(".")[0] in children for v in leaves(stmt.args)
         ):
             return None
         keep.append(stmt)
@@ -200,9 +206,44 @@ def without(forward: Forward, children: set[str]) -> Forward | None:
     return renumber(trimmed, keep)
 
 
-def _leaves(value: Any) -> list[Any]:
+def fed(forward: Forward, mapping: tuple[int, ...]) -> Forward:
+    """``forward`` with input ``i`` read from input ``mapping[i]`` of fewer: what a gate
+    that reads the block's input twice computes with that input given once."""
+    n = forward.inputs
+
+    def sub(value: Any) -> Any:
+        return Ref(mapping[value.id]) if isinstance(value, Ref) and value.id < n else value
+
+    stmts = [replace(s, args=_map(s.args, sub), kwargs=_map(s.kwargs, sub)) for s in forward.stmts]
+    base = Forward(max(mapping) + 1, stmts, _map(forward.output, sub))
+    return renumber(base, stmts)
+
+
+def hoisted(forward: Forward, children: set[str], mutates: Callable[[Stmt], bool]) -> Forward:
+    """The calls of ``children`` moved up to just after the value they read, so the
+    input they fall back to dies there (``x = self.downsample(out) if ... else x``).
+    A call stays where it is if a statement it would pass changes a value it reads in
+    place (``mutates``): moved, it would read the value before the change."""
+    stmts = list(forward.stmts)
+    for child in children:
+        index = next(
+            (i for i, s in enumerate(stmts) if s.op == "module" and s.target == child), None
+        )
+        if index is None:
+            continue
+        stmt = stmts.pop(index)
+        reads = {r.id for r in _refs((stmt.args, stmt.kwargs))}
+        at = max((i + 1 for i, s in enumerate(stmts[:index]) if s.out in reads), default=0)
+        passed = stmts[at:index]
+        if any(mutates(s) and reads & {r.id for r in _refs((s.args, s.kwargs))} for s in passed):
+            at = index
+        stmts.insert(at, stmt)
+    return renumber(forward, stmts)
+
+
+def leaves(value: Any) -> list[Any]:
     if isinstance(value, tuple):
-        return [x for v in value for x in _leaves(v)]
+        return [x for v in value for x in leaves(v)]
     return [value]
 
 

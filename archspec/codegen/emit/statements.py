@@ -80,7 +80,7 @@ def _base(stmt: Stmt) -> str:
     return {"getitem": "part", "gather": "x"}.get(stmt.op, "out")
 
 
-def _dense_loop(forward: Forward, start: int) -> tuple[int, Ref, int] | None:
+def dense_loop(forward: Forward, start: int, shortest: int = 3) -> tuple[int, Ref, int] | None:
     """``(layers, the stage's input, index of the join)`` if the statements from
     ``start`` call children ``0``, ``1``, ... each on the input and every map before it,
     then join them all; None otherwise."""
@@ -96,7 +96,7 @@ def _dense_loop(forward: Forward, start: int) -> tuple[int, Ref, int] | None:
             return None
         outs.append(Ref(stmts[i].out))
         i += 1
-    if len(outs) < 3 or i >= len(stmts):
+    if len(outs) < shortest or i >= len(stmts):
         return None
     join = stmts[i]
     if join.target != "torch.cat" or join.args[:1] != (("__list__", base, *outs),):
@@ -116,8 +116,11 @@ def write(
     names: Namer,
     first_name: str,
     release: bool,
+    to_input: frozenset[str] = frozenset(),
+    layers: str = "",
 ) -> Body:
-    """The parameters and the lines of ``forward``'s body."""
+    """The parameters and the lines of ``forward``'s body; ``layers`` is how many layers
+    a ``layers`` statement (a dense stage's run, see runs.py) loops over."""
     local: dict[int, str] = {}
     if forward.varargs:
         local[0] = "features"
@@ -128,9 +131,15 @@ def write(
         params = [f"{local[i]}: torch.Tensor" for i in range(forward.inputs)]
     names.used.update(local.values())
     stmts = forward.stmts
+
+    def read(stmt: Stmt) -> list[Ref]:
+        # An optional child that falls back to the input keeps the input alive.
+        fallback = stmt.op == "module" and stmt.target.split(".")[0] in to_input
+        return _refs((stmt.args, stmt.kwargs)) + ([Ref(0)] if fallback else [])
+
     last: dict[int, int] = {}
     for i, stmt in enumerate(stmts):
-        for ref in _refs((stmt.args, stmt.kwargs)):
+        for ref in read(stmt):
             last[ref.id] = i
     for ref in _refs(forward.output):
         last[ref.id] = len(stmts)
@@ -138,7 +147,9 @@ def write(
     lines: list[str] = []
     i = 0
     while i < len(stmts):
-        loop = _dense_loop(forward, i)
+        loop: tuple[int | str, Ref, int] | None = dense_loop(forward, i)
+        if stmts[i].op == "layers":
+            loop = (layers, stmts[i].args[0], i)
         if loop is not None:
             count, base, join = loop
             lines += [
@@ -154,7 +165,7 @@ def write(
             i = join + 1
             continue
         stmt = stmts[i]
-        reads = list(dict.fromkeys(r.id for r in _refs((stmt.args, stmt.kwargs))))
+        reads = list(dict.fromkeys(r.id for r in read(stmt)))
         dying = [r for r in reads if last.get(r) == i]
         target = stmt.args[0].id if stmt.args and isinstance(stmt.args[0], Ref) else None
         if stmt.op == "iadd" and target in dying:
@@ -175,6 +186,8 @@ def write(
             child = stmt.target.split(".")[0] if stmt.op == "module" else ""
             if child in optional:
                 given = local[target] if target is not None else ""
+                if child in to_input:
+                    given = local[0]
                 guard = f"if {access(child)} is not None"
                 if name == given:
                     lines += [f"{guard}:", f"    {name} = {rhs}"]

@@ -45,6 +45,23 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Step:
+    """``first + step * i``: a number that grows along a run of children."""
+
+    first: Any
+    step: Any
+
+
+@dataclass(frozen=True)
+class Run:
+    """``count`` children ``0`` to ``count - 1``, child ``i`` built as ``item`` (its
+    :class:`Step` numbers taken at ``i``): a dense stage's layers."""
+
+    count: Any
+    item: Any
+
+
+@dataclass(frozen=True)
 class Slot:
     """A place where instances differ: it becomes a parameter of the class."""
 
@@ -127,6 +144,10 @@ def structure(tree: Any) -> Any:
         return Seq(tuple(structure(t) for t in tree.items))
     if isinstance(tree, Call):
         return (tree.func, tuple((k, structure(v)) for k, v in tree.params), tree.positional)
+    if isinstance(tree, Step):
+        return Step(structure(tree.first), structure(tree.step))
+    if isinstance(tree, Run):
+        return Run(structure(tree.count), structure(tree.item))
     return tree
 
 
@@ -147,6 +168,10 @@ def unify(trees: list[Any], slots: list[list[Any]]) -> Any:
             (name, unify([dict(t.params)[name] for t in trees], slots)) for name, _ in first.params
         )
         return Call(first.func, params, first.positional, first.defaults)
+    if isinstance(first, Step):
+        return Step(unify([t.first for t in trees], slots), unify([t.step for t in trees], slots))
+    if isinstance(first, Run):
+        return Run(unify([t.count for t in trees], slots), unify([t.item for t in trees], slots))
     raise EmitError(f"instances differ in {first!r}")  # structures were checked equal
 
 
@@ -158,6 +183,10 @@ def render(tree: Any, names: dict[int, str]) -> str:
         return tree.text
     if isinstance(tree, Slot):
         return names[tree.index]
+    if isinstance(tree, Step):
+        first, step = render(tree.first, names), render(tree.step, names)
+        term = "i" if step == "1" else f"{step} * i"
+        return term if first == "0" else f"{first} + {term}"
     if isinstance(tree, Seq):
         return ", ".join(_runs([render(t, names) for t in tree.items]))
     if isinstance(tree, Call):
