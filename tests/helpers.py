@@ -12,6 +12,7 @@ import copy
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -93,6 +94,13 @@ def write_file(path: Path, text: str | bytes) -> Path:
 def spec_of(data: dict[str, Any], file: str = "<test>") -> archspec.ArchSpec:
     """Validate a spec dict through the loader (errors come out as SpecError)."""
     return from_data(copy.deepcopy(data), file)
+
+
+def script(module: nn.Module) -> torch.jit.ScriptModule:
+    """``torch.jit.script(module)``, quiet about TorchScript's deprecation (still used)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.script(module)
 
 
 def n_params(model: nn.Module) -> int:

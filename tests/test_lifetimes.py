@@ -13,13 +13,12 @@ it, or the check could not tell the two apart.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import pytest
 import reference_resnet
 import torch
-from helpers import assert_modules_work_alone
+from helpers import assert_modules_work_alone, script
 from torch import nn
 
 import archspec
@@ -77,8 +76,6 @@ def test_every_module_of_every_preset_works_alone(name: str) -> None:
 def test_the_tree_compiles_under_torchscript() -> None:
     model = archspec.build("resnet20", seed=0).eval()
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated
-        scripted = torch.jit.script(model)
+    scripted = script(model)
     with torch.no_grad():
         assert torch.equal(scripted(x), model(x))

@@ -10,12 +10,11 @@ from __future__ import annotations
 import copy
 import io
 import pickle
-import warnings
 
 import pytest
 import torch
 import torchinfo
-from helpers import generated_modules, spec_of, tiny_spec
+from helpers import generated_modules, script, spec_of, tiny_spec
 from torch import fx, nn
 
 import archspec
@@ -161,9 +160,7 @@ def test_every_block_type_compiles_under_torchscript(name: str) -> None:
     settings = {"eca": True} if name == "basic" else {}  # ECA's conv, a module of ours
     spec = from_data(tiny_block_spec(name, "identity", **settings), "<test>")
     model = archspec.build(spec, seed=0).eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated
-        scripted = torch.jit.script(model)
+    scripted = script(model)
     x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.equal(scripted(x), model(x))

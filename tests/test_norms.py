@@ -8,13 +8,12 @@ kind or block type is covered without a test written for it."""
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, get_args
 
 import pytest
 import reference_libs
 import torch
-from helpers import assert_ir_shapes, block_default_skip, n_params, spec_of, tiny_spec
+from helpers import assert_ir_shapes, block_default_skip, n_params, script, spec_of, tiny_spec
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_block_families import forward_macs
@@ -103,9 +102,7 @@ def test_every_norm_works_at_every_rank(kind: str, rank: int) -> None:
     rule.init(module, p, False)
     module.train()
     assert module(x).shape == x.shape == (3, *rule.shape(p, [shape]))
-    with warnings.catch_warnings():  # TorchScript is deprecated, still used
-        warnings.simplefilter("ignore", DeprecationWarning)
-        scripted = torch.jit.script(module)
+    scripted = script(module)
     torch.testing.assert_close(scripted(x), module(x))
     rule.init(module, p, True)  # zero_init_last: the norm starts at zero
     assert not module(x).any()

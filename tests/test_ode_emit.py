@@ -7,12 +7,12 @@ import json
 import re
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from helpers import script
 
 import archspec
 from archspec.errors import ArchSpecError
@@ -90,9 +90,7 @@ def test_emit_refuses_torchdiffeq_stages_naming_them(ode: dict, words: str) -> N
 def test_fixed_grid_stages_compile_under_torchscript(ode: dict) -> None:
     """Both stages: one ODE alone, one after the discrete block that changes the shape."""
     model = archspec.build(spec(ode), seed=0).eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated
-        scripted = torch.jit.script(model)
+    scripted = script(model)
     x = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.equal(scripted(x), model(x))
