@@ -119,7 +119,8 @@ def build(
     ``features`` makes it a backbone whose forward returns a list of feature maps:
     ``True`` for the stem's last activation and each stage's output (timm's
     ``features_only``), or a list of module paths (``["layer2", "layer3.5"]``);
-    ``model.feature_info`` tells each output's module, channels and reduction.
+    ``model.feature_info`` tells each output's module, channels and reduction (on a
+    classifier, as on timm's, those of the maps its backbone would return).
 
     Example::
 

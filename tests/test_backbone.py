@@ -40,6 +40,36 @@ def test_every_preset_as_a_backbone(name: str) -> None:
     assert info.module_name()[-1] in {"final_act", f"layer{len(spec.stages)}"}
     assert n_params(model) == archspec.stats(spec.override({"features": True})).params
     assert not any(isinstance(m, nn.Linear) for m in model.modules())
+    # The classifier describes the same maps, as timm's classifiers do, and says it
+    # returns none of them.
+    classifier = archspec.build(spec, device="meta")
+    assert model.backbone and not classifier.backbone
+    assert classifier.feature_info == info
+
+
+# timm's classifiers of the presets' names; torchvision's models have no feature_info.
+TIMM_CLASSIFIERS = [
+    "resnet50",
+    "resnet50d",
+    "seresnet50",
+    "resnet50_gn",
+    "ecaresnet50d",
+    "skresnet18",
+    "skresnext50_32x4d",
+    "resnest14d",
+    "resnest50d",
+    "cspresnet50",
+    "regnety_004",
+]
+
+
+@pytest.mark.parametrize("name", TIMM_CLASSIFIERS)
+def test_a_classifiers_feature_info_is_timms(name: str) -> None:
+    with torch.device("meta"):
+        reference = reference_libs.timm().create_model(name, pretrained=False)
+    ours = archspec.build(name, device="meta").feature_info
+    assert ours.channels() == [d["num_chs"] for d in reference.feature_info]
+    assert ours.reduction() == [d["reduction"] for d in reference.feature_info]
 
 
 @pytest.mark.parametrize("name", ["resnet50", "resnet50d"])

@@ -118,6 +118,7 @@ def test_deepcopy_and_pickle_keep_the_tree(resnet18: nn.Module) -> None:
                 type(m).__name__ for m in model.modules()
             ]
             assert twin.feature_info == model.feature_info
+            assert twin.backbone == model.backbone
             assert twin.training == model.training
             with torch.no_grad():
                 a, b = model(x), twin(x)

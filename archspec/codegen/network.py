@@ -183,15 +183,24 @@ class Network(Generated):
     is (``model.conv1``, ``model.layer2[0]``, ``model.fc``), with timm's backbone methods.
 
     ``feature_info`` describes the outputs of a backbone (``archspec.build(spec,
-    features=True)``) and is None for a classifier.
+    features=True)``); on a classifier, as on timm's, the maps its backbone would return.
+    ``backbone`` says which of the two the forward returns.
     """
 
-    preserved = ("feature_info", "features_path", "classifier", "num_features", "num_classes")
+    preserved = (
+        "backbone",
+        "feature_info",
+        "features_path",
+        "classifier",
+        "num_features",
+        "num_classes",
+    )
 
     # Set by the builder (no class annotations: TorchScript would read them as types):
-    # feature_info; features_path, the top-level calls from the input to the last stage's
-    # map, one input to one output each (``conv1``, ``bn1``, ``relu``, ``maxpool``,
-    # ``layer1`` ..), for forward_features; classifier, the path of the final linear
+    # backbone, whether the forward returns feature maps; feature_info; features_path,
+    # the top-level calls from the input to the last stage's map, one input to one
+    # output each (``conv1``, ``bn1``, ``relu``, ``maxpool``, ``layer1`` ..), for
+    # forward_features; classifier, the path of the final linear
     # layer or None, for reset_classifier; timm's num_features (the channels of
     # forward_features' map, None where there is none) and num_classes (the
     # classifier's outputs, 0 without one).
@@ -222,7 +231,8 @@ class Network(Generated):
             model = archspec.build("resnet50")
             feats = model.forward_head(model.forward_features(x), pre_logits=True)  # (N, 2048)
         """
-        if self.feature_info is not None:
+        # A pickle made before ``backbone`` existed: feature_info marked a backbone then.
+        if getattr(self, "backbone", self.feature_info is not None):
             raise ArchSpecError("a backbone (built with features) has no head")
         if not self.features_path:
             raise ArchSpecError("this network's stem and stages are not a chain of modules")

@@ -22,6 +22,7 @@ from archspec.codegen.network import Feature, FeatureInfo, Generated, Network, S
 from archspec.codegen.tree import Cut, TreeCutter, camel, is_chain, parent
 from archspec.errors import GraphError
 from archspec.graph.ops import OPS
+from archspec.graph.outputs import feature_records
 from archspec.graph.stats import graph_stats
 
 # Never allocate more than this share of physical memory for weights: refuse instead.
@@ -197,6 +198,7 @@ def build_module(
     with torch.device("meta"):
         model = Network(top.modules, top.graph, class_name=_class_name(graph.graph["name"]))
     _ode_stages(model, graph)
+    model.backbone = bool(graph.graph.get("features"))
     model.feature_info = _feature_info(graph)
     model.features_path = _features_path(model, graph)
     model.classifier = _classifier(graph)
@@ -247,9 +249,17 @@ def _container_classes(graph: nx.DiGraph) -> dict[str, str]:
 
 
 def _feature_info(graph: nx.DiGraph) -> FeatureInfo | None:
+    """A backbone's outputs; for a classifier, as timm's classifiers have it, the maps
+    its backbone would return (None where it has none: no chain up to the last stage,
+    or a point recomputed in backward)."""
     features = graph.graph.get("features")
     if not features:
-        return None
+        if graph.graph.get("features_end") is None:
+            return None
+        try:
+            features = feature_records(graph, True)
+        except GraphError:
+            return None
     return FeatureInfo([Feature(f.module, f.channels, f.reduction) for f in features])
 
 

@@ -44,7 +44,7 @@ def onnx_available() -> bool:
 def output_names(model: nn.Module) -> list[str]:
     """``logits`` for a classifier; a backbone's feature maps by their modules."""
     info = getattr(model, "feature_info", None)
-    if info:
+    if info and getattr(model, "backbone", False):
         return [f"features.{name}" if name else "features.input" for name in info.module_name()]
     return ["logits"]
 

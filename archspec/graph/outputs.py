@@ -88,8 +88,11 @@ def reductions(graph: nx.DiGraph) -> dict[str, int]:
     return out
 
 
-def select_features(graph: nx.DiGraph, features: bool | tuple[str, ...]) -> None:
-    """Make ``graph`` a backbone returning ``features``, pruned to the ops they need."""
+def feature_records(
+    graph: nx.DiGraph, features: bool | tuple[str, ...]
+) -> tuple[FeatureRecord, ...]:
+    """What a backbone returning ``features`` (True: timm's points) would return, each
+    output's module, node, channels and reduction; ``graph`` is left as it is."""
     names = default_points(graph) if features is True else list(features)
     if len(set(names)) != len(names):
         raise GraphError(f"features: a module is named twice in {names}")
@@ -102,12 +105,17 @@ def select_features(graph: nx.DiGraph, features: bool | tuple[str, ...]) -> None
                 f"(memory_efficient); name {regions[node][-1]!r} or turn memory_efficient off"
             )
     strides = reductions(graph)
-    records = [
+    return tuple(
         FeatureRecord(name, node, graph.nodes[node].shape[0], strides[node])
         for name, node in zip(names, nodes, strict=True)
-    ]
-    graph.graph["features"] = tuple(records)
-    set_outputs(graph, nodes)
+    )
+
+
+def select_features(graph: nx.DiGraph, features: bool | tuple[str, ...]) -> None:
+    """Make ``graph`` a backbone returning ``features``, pruned to the ops they need."""
+    records = feature_records(graph, features)
+    graph.graph["features"] = records
+    set_outputs(graph, [r.node for r in records])
 
 
 def set_outputs(graph: nx.DiGraph, outputs: list[str]) -> None:
