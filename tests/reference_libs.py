@@ -11,6 +11,21 @@ from typing import Any
 
 import pytest
 
+# The presets named after timm's models (resnet50, which timm has too, is checked against
+# torchvision's).
+TIMM = [
+    "resnet50d",
+    "seresnet50",
+    "resnet50_gn",
+    "ecaresnet50d",
+    "skresnet18",
+    "skresnext50_32x4d",
+    "resnest14d",
+    "resnest50d",
+    "cspresnet50",
+    "regnety_004",
+]
+
 
 def torchvision() -> Any:
     """torchvision, or the test skipped with the reason."""

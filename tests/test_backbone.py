@@ -48,19 +48,7 @@ def test_every_preset_as_a_backbone(name: str) -> None:
 
 
 # timm's classifiers of the presets' names; torchvision's models have no feature_info.
-TIMM_CLASSIFIERS = [
-    "resnet50",
-    "resnet50d",
-    "seresnet50",
-    "resnet50_gn",
-    "ecaresnet50d",
-    "skresnet18",
-    "skresnext50_32x4d",
-    "resnest14d",
-    "resnest50d",
-    "cspresnet50",
-    "regnety_004",
-]
+TIMM_CLASSIFIERS = ["resnet50", *reference_libs.TIMM]
 
 
 @pytest.mark.parametrize("name", TIMM_CLASSIFIERS)

@@ -37,18 +37,7 @@ TORCHVISION = [
     "densenet201",
     "regnet_y_400mf",
 ]
-TIMM = [
-    "resnet50d",
-    "seresnet50",
-    "resnet50_gn",
-    "ecaresnet50d",
-    "skresnet18",
-    "skresnext50_32x4d",
-    "resnest14d",
-    "resnest50d",
-    "cspresnet50",
-    "regnety_004",
-]
+TIMM = reference_libs.TIMM
 # Small ones also run with the library's (randomized) weights loaded; all are counted.
 RUN = {
     "resnet18",
